@@ -14,12 +14,22 @@ import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from agentoss.vocab import ensure_vocabulary
+from agentoss.errors import VocabularyError
+from agentoss.vocab import VOCAB_FILENAME, ensure_vocabulary
 
 if TYPE_CHECKING:
     from openai_harmony import HarmonyEncoding
 
-__all__ = ["count_tokens", "decode", "encode", "encode_special", "harmony_encoding"]
+__all__ = [
+    "count_tokens",
+    "decode",
+    "encode",
+    "encode_special",
+    "harmony_encoding",
+    "special_token_text",
+    "token_bytes_table",
+    "token_text_table",
+]
 
 _MAX_RUN = 2048
 _LONG_RUN = re.compile(rf"\S{{{_MAX_RUN + 1},}}")
@@ -72,17 +82,53 @@ def encode_special(text: str) -> list[int]:
 def decode(tokens: Sequence[int]) -> str:
     """Decode token ids to text, special tokens rendered as their text; invalid UTF-8 is replaced."""
     enc = harmony_encoding()
-    return enc.decode_utf8(list(tokens)) if _is_valid(tokens) else enc.decode(list(tokens))
-
-
-def _is_valid(tokens: Sequence[int]) -> bool:
+    ids = list(tokens)
     try:
-        harmony_encoding().decode_utf8(list(tokens))
-    except Exception:
-        return False
-    return True
+        return enc.decode_utf8(ids)
+    except Exception:  # openai-harmony raises a bare exception type on invalid UTF-8
+        return enc.decode(ids)
 
 
 def count_tokens(text: str) -> int:
     """How many tokens `encode(text)` yields."""
     return len(encode(text))
+
+
+@functools.cache
+def token_bytes_table() -> tuple[bytes, ...]:
+    """The bytes of every token id below `FIRST_SPECIAL`, read once from the o200k_base vocabulary.
+
+    The streaming parser decodes content from this table in pure Python instead of calling into
+    openai-harmony per token.
+    """
+    import base64
+
+    path = ensure_vocabulary() / VOCAB_FILENAME
+    table: list[bytes] = []
+    with path.open("rb") as handle:
+        for line in handle:
+            if not line.strip():
+                continue
+            encoded, rank = line.split()
+            if int(rank) != len(table):
+                raise VocabularyError(f"{path}: ranks are not contiguous at {int(rank)}")
+            table.append(base64.b64decode(encoded))
+    return tuple(table)
+
+
+@functools.cache
+def token_text_table() -> tuple[str | None, ...]:
+    """Each token's text when its bytes are complete UTF-8 on their own, else None (part of a character)."""
+    texts: list[str | None] = []
+    for data in token_bytes_table():
+        try:
+            texts.append(data.decode("utf-8"))
+        except UnicodeDecodeError:
+            texts.append(None)
+    return tuple(texts)
+
+
+@functools.cache
+def special_token_text(token: int) -> str:
+    """The text of a special token id (`<|start|>`, `<|reserved_200013|>`, ...)."""
+    return harmony_encoding().decode([token])

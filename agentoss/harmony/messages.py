@@ -19,6 +19,7 @@ __all__ = [
     "ReasoningEffort",
     "ResponseFormat",
     "Role",
+    "Severity",
     "SystemConfig",
     "ToolNamespace",
 ]
@@ -26,6 +27,7 @@ __all__ = [
 Role = Literal["system", "developer", "user", "assistant", "tool"]
 ReasoningEffort = Literal["low", "medium", "high"]
 Channel = Literal["analysis", "commentary", "final"]
+Severity = Literal["repaired", "dropped", "info"]
 VALID_CHANNELS: tuple[str, ...] = ("analysis", "commentary", "final")
 
 
@@ -120,6 +122,6 @@ class Diagnostic:
     code: str
     """Stable machine name, e.g. `recipient_in_role`, `missing_message_token`, `truncated`."""
     message: str
-    severity: Literal["repaired", "dropped", "info"] = "repaired"
+    severity: Severity = "repaired"
     token_span: tuple[int, int] | None = field(default=None)
     """[start, end) positions in the parsed token sequence, when known."""
