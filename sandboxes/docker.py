@@ -1,0 +1,348 @@
+"""`DockerSandbox`: a stateful python session in one hardened container, with timeouts and restarts.
+
+The container runs `interpreter.py` under an init process as uid 65534 with no network, a read-only
+root, all capabilities dropped and hard resource limits (see `container.launch`). Code is sent as a
+JSON line over the attached stdin. A call that overruns its timeout is interrupted (SIGINT, forwarded
+by the init process); if no reply follows within a grace period the container is replaced, the model
+is told its state was lost, and `/mnt/data` (a tmpfs volume) is carried over to the new container.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import dataclasses
+from collections.abc import Coroutine
+from typing import TYPE_CHECKING, Any
+
+from agentoss.sandboxes.base import ExecResult, normalize_data_path
+from agentoss.sandboxes.container import (
+    ContainerConfig,
+    LaunchedContainer,
+    create_volume,
+    launch,
+    oom_killed,
+    remove,
+    remove_volume,
+)
+from agentoss.sandboxes.image import default_image, docker_client, image_exists
+from agentoss.sandboxes.output import DEFAULT_OUTPUT_LIMIT, clean_output
+
+from agentoss.errors import SandboxError, SandboxUnavailableError
+
+if TYPE_CHECKING:
+    from agentoss.sandboxes.pool import WarmPool
+
+__all__ = ["DockerSandbox", "open_session"]
+
+START_TIMEOUT_S = 60.0
+CUT_MARKER_SLACK = 128
+FILE_TIMEOUT_S = 60.0
+
+
+async def open_session(
+    client: Any, image: str, config: ContainerConfig, volume: str | None = None
+) -> LaunchedContainer:
+    """Start one interpreter container (with a new data volume unless given) and wait until it is ready."""
+    own_volume = volume is None
+    if volume is None:
+        volume = await asyncio.to_thread(create_volume, client, config)
+    try:
+        launched = await asyncio.to_thread(launch, client, image, volume, config)
+    except BaseException:
+        if own_volume:
+            await asyncio.to_thread(remove_volume, client, volume)
+        raise
+    try:
+        ready = await launched.channel.receive(START_TIMEOUT_S)
+    except (TimeoutError, asyncio.CancelledError):
+        await _discard(client, launched, keep_volume=not own_volume)
+        raise
+    if ready is None or not ready.get("ready"):
+        detail = launched.channel.stderr_tail.decode("utf-8", "replace")[-1000:]
+        await _discard(client, launched, keep_volume=not own_volume)
+        raise SandboxError(f"the sandbox interpreter did not start: {detail or ready}")
+    return launched
+
+
+async def _discard(client: Any, launched: LaunchedContainer, *, keep_volume: bool) -> None:
+    launched.channel.close()
+    await asyncio.to_thread(remove, client, launched.container_id)
+    if not keep_volume:
+        await asyncio.to_thread(remove_volume, client, launched.volume)
+
+
+class DockerSandbox:
+    """One session's hardened container (or a fresh container per call when `stateless`).
+
+    In stateless mode the session container still exists but only holds `/mnt/data` and serves files;
+    each `execute` runs in a new container that mounts the same data volume and is removed after.
+    """
+
+    def __init__(
+        self,
+        image: str | None = None,
+        *,
+        stateless: bool = False,
+        memory_mb: int = 1024,
+        cpus: float = 1.0,
+        pids_limit: int = 128,
+        data_mb: int = 256,
+        tmp_mb: int = 64,
+        output_limit: int = DEFAULT_OUTPUT_LIMIT,
+        interrupt_grace_s: float = 2.0,
+        pool: WarmPool | None = None,
+    ) -> None:
+        self.image = image
+        self.stateless = stateless
+        self.config = ContainerConfig(
+            memory_mb=memory_mb,
+            cpus=cpus,
+            pids_limit=pids_limit,
+            data_mb=data_mb,
+            tmp_mb=tmp_mb,
+            output_limit=output_limit,
+        )
+        self.interrupt_grace_s = interrupt_grace_s
+        self.pool = pool
+        self._client: Any = None
+        self._session: LaunchedContainer | None = None
+        self._volume: str | None = None
+        self._lock = asyncio.Lock()
+        self._start_lock = asyncio.Lock()
+        self._started = False
+        self._closed = False
+        self._unanswered = False
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def container_id(self) -> str | None:
+        """The id of the running container (None before start, after close, or between stateless calls)."""
+        return self._session.container_id if self._session else None
+
+    async def start(self) -> None:
+        if self._closed:
+            raise SandboxError("the sandbox is closed")
+        if self._started:
+            return
+        async with self._start_lock:  # concurrent first calls start one container, not two
+            if not self._started:
+                await self._start()
+                self._started = True
+
+    async def _start(self) -> None:
+        if self.pool is not None:
+            await self.pool.start()
+            self._client, self.image, self.config = self.pool.client, self.pool.image, self.pool.config
+            self._session = await self.pool.acquire()
+            self._volume = self._session.volume
+            return
+        self._client = await asyncio.to_thread(docker_client)
+        self.image = self.image or default_image()
+        if not await asyncio.to_thread(image_exists, self._client, self.image):
+            self._client = None
+            raise SandboxUnavailableError(
+                f"sandbox image {self.image} is missing. Fix: agentoss sandbox build"
+            )
+        self._volume = await asyncio.to_thread(create_volume, self._client, self.config)
+        # Stateless sessions keep one idle container too: it holds the tmpfs volume mounted between
+        # calls (an unmounted tmpfs loses its files) and serves the file requests.
+        self._session = await open_session(self._client, self._image(), self.config, self._volume)
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise SandboxError("the sandbox is closed")
+
+    def _image(self) -> str:
+        assert self.image is not None
+        return self.image
+
+    async def execute(self, code: str, *, timeout: float) -> ExecResult:  # noqa: ASYNC109 - the Sandbox contract takes a timeout in seconds
+        await self.start()
+        async with self._lock:
+            self._check_open()
+            if self.stateless:
+                session = await open_session(self._client, self._image(), self.config, self._volume)
+                try:
+                    return await self._run(session, code, timeout, stateless=True)
+                finally:
+                    await _discard(self._client, session, keep_volume=True)
+            lost = await self._settle()
+            if self._session is None:
+                self._session = await open_session(self._client, self._image(), self.config, self._volume)
+            session = self._session
+            self._unanswered = True
+            try:
+                result = await self._run(session, code, timeout, stateless=False)
+            except asyncio.CancelledError:
+                # The caller gave up (e.g. the agent's own tool timeout). Interrupt the cell now; the
+                # next request first collects its reply, so the channel never gets out of step.
+                self._background(asyncio.to_thread(self._interrupt, session.container_id))
+                raise
+            self._unanswered = False
+            if lost:
+                note = "[The previous execution was cancelled and could not be stopped; the python process "
+                note += "was restarted and all variables and imports were lost.]\n"
+                result = dataclasses.replace(result, output=note + result.output, state_lost=True)
+            return result
+
+    def _background(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _settle(self) -> bool:
+        """Collect the reply of a cancelled execution (replacing a container that never answers).
+
+        Returns True when the interpreter had to be replaced, i.e. the session's state was lost.
+        """
+        if not self._unanswered or self._session is None:
+            return False
+        session = self._session
+        self._unanswered = False
+        try:
+            reply = await session.channel.receive(self.interrupt_grace_s)
+        except TimeoutError:
+            await self._replace(session, stateless=False)
+            return True
+        if reply is None:
+            await self._replace(session, stateless=False, dead=True)
+            return True
+        return False
+
+    async def _run(
+        self,
+        session: LaunchedContainer,
+        code: str,
+        timeout: float,  # noqa: ASYNC109 - the Sandbox contract takes a timeout in seconds
+        *,
+        stateless: bool,
+    ) -> ExecResult:
+        await session.channel.send({"op": "exec", "code": code})
+        interrupted = False
+        try:
+            reply = await session.channel.receive(timeout)
+        except TimeoutError:
+            interrupted = True
+            await asyncio.to_thread(self._interrupt, session.container_id)
+            try:
+                reply = await session.channel.receive(self.interrupt_grace_s)
+            except TimeoutError:
+                await self._replace(session, stateless=stateless)
+                return ExecResult(
+                    output=f"[Execution timed out after {timeout:g} seconds and did not stop when "
+                    "interrupted; the python process was killed and restarted: all variables and "
+                    "imports are lost. Files in /mnt/data were kept.]",
+                    timed_out=True,
+                    state_lost=True,
+                    error=True,
+                )
+        if reply is None and self._closed:
+            return ExecResult(
+                output="[The sandbox was closed during the execution.]", error=True, state_lost=True
+            )
+        if reply is None:
+            out_of_memory = await asyncio.to_thread(oom_killed, self._client, session.container_id)
+            await self._replace(session, stateless=stateless, dead=True)
+            cause = f"ran out of memory (limit {self.config.memory_mb} MB)" if out_of_memory else "died"
+            return ExecResult(
+                output=f"[The python process {cause}; it was restarted and all variables, imports and "
+                "files in /mnt/data are lost.]",
+                state_lost=True,
+                error=True,
+            )
+        # The interpreter already cut the output (with its own marker); the host cut is the backstop
+        # against an interpreter the code has tampered with.
+        raw = base64.b64decode(reply.get("output", ""))
+        output = clean_output(raw, self.config.output_limit + CUT_MARKER_SLACK)
+        if not reply.get("ok", False):
+            output += f"\n[{reply.get('message', 'interpreter error')}]"
+        if interrupted:
+            output += f"\n[Execution timed out after {timeout:g} seconds and was interrupted.]"
+        return ExecResult(
+            output=output,
+            timed_out=interrupted,
+            error=bool(reply.get("error")) or not reply.get("ok", False),
+            files=tuple(str(name) for name in reply.get("files", ())),
+        )
+
+    def _interrupt(self, container_id: str) -> None:
+        try:
+            self._client.api.kill(container_id, signal="SIGINT")
+        except Exception:
+            pass  # already dead: the reply wait sees the end of the stream
+
+    async def _replace(self, session: LaunchedContainer, *, stateless: bool, dead: bool = False) -> None:
+        """Start the successor before removing the old container, so the data volume stays mounted."""
+        if stateless:
+            return  # the caller discards the container; there is no successor
+        self._session = None
+        if self._closed:
+            await _discard(self._client, session, keep_volume=True)
+            return
+        fresh_volume = dead  # a dead container already released the tmpfs: its files are gone
+        if fresh_volume:
+            await _discard(self._client, session, keep_volume=False)
+            self._volume = await asyncio.to_thread(create_volume, self._client, self.config)
+            self._session = await open_session(self._client, self._image(), self.config, self._volume)
+            return
+        try:
+            self._session = await open_session(self._client, self._image(), self.config, self._volume)
+        finally:
+            await _discard(self._client, session, keep_volume=True)
+
+    async def _file_op(self, message: dict[str, Any]) -> dict[str, Any]:
+        await self.start()
+        async with self._lock:
+            self._check_open()
+            await self._settle()
+            session = self._session
+            temporary = session is None
+            if session is None:
+                session = await open_session(self._client, self._image(), self.config, self._volume)
+            try:
+                await session.channel.send(message)
+                reply = await session.channel.receive(FILE_TIMEOUT_S)
+            except TimeoutError as exc:
+                raise SandboxError("the sandbox did not answer a file request") from exc
+            finally:
+                if temporary:
+                    await _discard(self._client, session, keep_volume=True)
+        if reply is None:
+            raise SandboxError("the sandbox interpreter exited during a file request")
+        if not reply.get("ok"):
+            raise FileNotFoundError(reply.get("message", "file request failed"))
+        return reply
+
+    async def put_file(self, path: str, data: bytes) -> None:
+        relative = normalize_data_path(path)
+        await self._file_op({"op": "put", "path": relative, "data": base64.b64encode(data).decode()})
+
+    async def get_file(self, path: str) -> bytes:
+        relative = normalize_data_path(path)
+        reply = await self._file_op({"op": "get", "path": relative})
+        return base64.b64decode(reply["data"])
+
+    async def list_files(self) -> list[str]:
+        reply = await self._file_op({"op": "list"})
+        return [str(name) for name in reply.get("files", [])]
+
+    async def aclose(self) -> None:
+        """Remove the container and the data volume; a call still running ends with an error result."""
+        if self._closed:
+            return
+        self._closed = True
+        async with self._start_lock:  # let a start in progress finish, then undo it
+            pass
+        if self._client is None:
+            return
+        session, self._session = self._session, None
+        if session is not None:  # killing it ends a running call's stream without waiting for the lock
+            await _discard(self._client, session, keep_volume=True)
+        async with self._lock:
+            if self._session is not None:  # started by a restart that raced with this close
+                await _discard(self._client, self._session, keep_volume=True)
+                self._session = None
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+            if self._volume is not None:
+                await asyncio.to_thread(remove_volume, self._client, self._volume)

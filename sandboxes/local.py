@@ -1,0 +1,236 @@
+"""`LocalSandbox`: the python session on a machine without Docker. WEAKER isolation than `DockerSandbox`.
+
+With bubblewrap (`bwrap`): new user, pid, network, IPC, UTS and mount namespaces (no network at all),
+a read-only view of `/usr` only, a private `/tmp`, the session's data directory at `/mnt/data`, a
+cleared environment, all capabilities dropped, uid 65534 (also on the host when we start as root),
+and rlimits on address space, file size, open files and core dumps. Started as root, the session also
+gets its own cgroup (memory, process count, CPU quota); otherwise nothing limits its CPU or process
+count. It shares the host kernel with no seccomp filter and no limit on total data-directory size.
+Without bubblewrap it refuses to run unless `unsafe=True`: then the interpreter is a plain child
+process with a cleared environment and rlimits only, which protects nothing from hostile code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import os
+import resource
+import shutil
+import sys
+import tempfile
+from importlib import resources
+from typing import Any
+
+from agentoss.sandboxes.base import DATA_DIR, ExecResult, normalize_data_path
+from agentoss.sandboxes.cgroup import LocalCgroup
+from agentoss.sandboxes.output import DEFAULT_OUTPUT_LIMIT, clean_output
+
+from agentoss.errors import SandboxError, SandboxUnavailableError
+
+__all__ = ["LocalSandbox"]
+
+NOBODY = 65534
+ISOLATION_NOTE = "weaker isolation: bubblewrap namespaces, rlimits, a cgroup only as root, no seccomp"
+
+
+class LocalSandbox:
+    """A stateful interpreter in a bubblewrap jail (or a bare subprocess with `unsafe=True` and no bwrap)."""
+
+    isolation = ISOLATION_NOTE
+
+    def __init__(
+        self,
+        *,
+        unsafe: bool = False,
+        memory_mb: int = 1024,
+        pids_limit: int = 128,
+        cpus: float = 1.0,
+        fsize_mb: int = 256,
+        interrupt_grace_s: float = 2.0,
+    ) -> None:
+        self.unsafe = unsafe
+        self.memory_mb = memory_mb
+        self.pids_limit = pids_limit
+        self.cpus = cpus
+        self.cgroup: LocalCgroup | None = None
+        """The session's cgroup (memory, pids, CPU) when started as root; None otherwise."""
+        self.fsize_mb = fsize_mb
+        self.interrupt_grace_s = interrupt_grace_s
+        self._process: asyncio.subprocess.Process | None = None
+        self._data_dir: str | None = None
+        self._lock = asyncio.Lock()
+        self.uses_bwrap = shutil.which("bwrap") is not None and not unsafe
+
+    def _command(self, interpreter: str) -> list[str]:
+        assert self._data_dir is not None
+        # The interpreter needs only the standard library: prefer the system python, which the
+        # unprivileged uid can execute (a virtualenv under /root may not be).
+        python = shutil.which("python3", path="/usr/bin:/usr/local/bin") or sys.executable
+        if not self.uses_bwrap:
+            return [python, "-I", "-u", interpreter]
+        command = ["bwrap", "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL"]
+        command += ["--ro-bind", "/usr", "/usr", "--ro-bind-try", "/etc/alternatives", "/etc/alternatives"]
+        for link in ("bin", "lib", "lib64", "sbin"):
+            if os.path.islink(f"/{link}"):
+                command += ["--symlink", os.readlink(f"/{link}"), f"/{link}"]
+        command += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--bind", self._data_dir, DATA_DIR]
+        command += ["--ro-bind", interpreter, "/opt/agentoss/interpreter.py", "--chdir", DATA_DIR]
+        command += ["--uid", str(NOBODY), "--gid", str(NOBODY), "--clearenv"]
+        command += [
+            "--setenv",
+            "PATH",
+            "/usr/bin:/bin",
+            "--setenv",
+            "HOME",
+            "/tmp",
+            "--setenv",
+            "MPLBACKEND",
+            "Agg",
+        ]
+        return [*command, python, "-I", "-u", "/opt/agentoss/interpreter.py", "--reap-all"]
+
+    def _limit(self) -> None:
+        """Runs in the child before exec: join the cgroup, set rlimits, then drop root to nobody."""
+        if self.cgroup is not None:
+            self.cgroup.join()
+        memory = self.memory_mb << 20
+        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+        resource.setrlimit(resource.RLIMIT_FSIZE, (self.fsize_mb << 20, self.fsize_mb << 20))
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        resource.setrlimit(resource.RLIMIT_NOFILE, (1024, 1024))
+        if os.geteuid() == 0:
+            os.setgroups([])
+            os.setgid(NOBODY)
+            os.setuid(NOBODY)
+
+    async def start(self) -> None:
+        if self._process is not None:
+            return
+        if not self.uses_bwrap and not self.unsafe:
+            raise SandboxUnavailableError(
+                "bubblewrap (bwrap) is not installed. Fix: apt-get install bubblewrap, "
+                "or pass unsafe=True to run code as a plain subprocess (no isolation)"
+            )
+        if self.cgroup is None and self.uses_bwrap:
+            self.cgroup = await asyncio.to_thread(
+                LocalCgroup.create, memory_mb=self.memory_mb, pids=self.pids_limit, cpus=self.cpus
+            )
+        if self._data_dir is None:
+            self._data_dir = tempfile.mkdtemp(prefix="agentoss-data-")
+            if os.geteuid() == 0:
+                os.chown(self._data_dir, NOBODY, NOBODY)
+        source = resources.files("agentoss.sandboxes").joinpath("interpreter.py")
+        interpreter = str(source)
+        environment = {
+            "PATH": "/usr/bin:/bin",
+            "HOME": "/tmp",
+            "MPLBACKEND": "Agg",
+            "AGENTOSS_DATA_DIR": self._data_dir,
+        }
+        try:
+            self._process = await asyncio.create_subprocess_exec(
+                *self._command(interpreter),
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.DEVNULL,
+                env=environment,
+                cwd=self._data_dir,
+                preexec_fn=self._limit,
+                limit=128 * 1024 * 1024,
+            )
+            ready = await self._receive(30.0)
+        except (OSError, TimeoutError) as exc:
+            await self._kill()
+            raise SandboxUnavailableError(f"the local sandbox did not start: {exc}") from exc
+        if not ready or not ready.get("ready"):
+            await self._kill()
+            raise SandboxUnavailableError(f"the local sandbox did not start: {ready}")
+
+    async def _send(self, message: dict[str, Any]) -> None:
+        assert self._process is not None and self._process.stdin is not None
+        self._process.stdin.write((json.dumps(message) + "\n").encode())
+        await self._process.stdin.drain()
+
+    async def _receive(self, timeout: float) -> dict[str, Any] | None:  # noqa: ASYNC109 - the Sandbox contract takes a timeout in seconds
+        assert self._process is not None and self._process.stdout is not None
+        line = await asyncio.wait_for(self._process.stdout.readline(), timeout)
+        if not line:
+            return None
+        message = json.loads(line)
+        return message if isinstance(message, dict) else None
+
+    async def _kill(self) -> None:
+        process, self._process = self._process, None
+        if process is not None and process.returncode is None:
+            process.kill()
+            await asyncio.wait_for(process.wait(), 10.0)
+
+    async def execute(self, code: str, *, timeout: float) -> ExecResult:  # noqa: ASYNC109 - the Sandbox contract takes a timeout in seconds
+        await self.start()
+        async with self._lock:
+            await self._send({"op": "exec", "code": code, "alarm": timeout})
+            try:
+                reply = await self._receive(timeout + self.interrupt_grace_s)
+            except TimeoutError:
+                await self._kill()
+                await self.start()
+                return ExecResult(
+                    output=f"[Execution timed out after {timeout:g} seconds and did not stop when "
+                    "interrupted; the python process was restarted: all variables and imports are lost.]",
+                    timed_out=True,
+                    state_lost=True,
+                    error=True,
+                )
+            if reply is None:
+                await self._kill()
+                await self.start()
+                return ExecResult(
+                    output="[The python process died and was restarted; state was lost.]",
+                    state_lost=True,
+                    error=True,
+                )
+        output = clean_output(base64.b64decode(reply.get("output", "")), DEFAULT_OUTPUT_LIMIT)
+        timed_out = "KeyboardInterrupt" in output[-200:]
+        if timed_out:
+            output += f"\n[Execution timed out after {timeout:g} seconds and was interrupted.]"
+        return ExecResult(
+            output=output,
+            timed_out=timed_out,
+            error=bool(reply.get("error")),
+            files=tuple(reply.get("files", ())),
+        )
+
+    async def _file_op(self, message: dict[str, Any]) -> dict[str, Any]:
+        await self.start()
+        async with self._lock:
+            await self._send(message)
+            reply = await self._receive(60.0)
+        if reply is None:
+            raise SandboxError("the local sandbox exited during a file request")
+        if not reply.get("ok"):
+            raise FileNotFoundError(reply.get("message", "file request failed"))
+        return reply
+
+    async def put_file(self, path: str, data: bytes) -> None:
+        await self._file_op(
+            {"op": "put", "path": normalize_data_path(path), "data": base64.b64encode(data).decode()}
+        )
+
+    async def get_file(self, path: str) -> bytes:
+        reply = await self._file_op({"op": "get", "path": normalize_data_path(path)})
+        return base64.b64decode(reply["data"])
+
+    async def list_files(self) -> list[str]:
+        reply = await self._file_op({"op": "list"})
+        return [str(name) for name in reply.get("files", [])]
+
+    async def aclose(self) -> None:
+        await self._kill()
+        if self.cgroup is not None:
+            await asyncio.to_thread(self.cgroup.remove)
+            self.cgroup = None
+        if self._data_dir is not None:
+            shutil.rmtree(self._data_dir, ignore_errors=True)
+            self._data_dir = None
