@@ -1,0 +1,197 @@
+"""The Python agent API: `Agent` (one-shot runs) and `Session` (multi-turn), over the loop in `loop.py`.
+
+An `Agent` holds what stays fixed (backend, tools, instructions, effort, limits, output type,
+approval hook, transcript); each `run` starts a fresh conversation. A `Session` keeps the conversation
+between user turns and applies the harmony history policy (earlier turns' reasoning is dropped).
+The core is async; `run_sync` is the one blocking wrapper.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import uuid
+from collections.abc import AsyncIterator, Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from agentoss.backends.base import Backend
+from agentoss.errors import ConfigurationError
+from agentoss.events import AgentEvent, RunFinished
+from agentoss.harmony import DeveloperConfig, Message, PromptBuilder, ReasoningEffort, SystemConfig
+from agentoss.runtime.dispatch import ApproveHook, ToolRouter
+from agentoss.runtime.limits import Limits
+from agentoss.runtime.loop import Episode, EpisodeSettings
+from agentoss.runtime.result import RunResult
+from agentoss.runtime.structured import response_format_for
+from agentoss.runtime.tool import Tool
+from agentoss.runtime.transcript import TranscriptWriter
+
+__all__ = ["Agent", "Session"]
+
+
+class Agent:
+    """A gpt-oss agent: a backend, tools, instructions and limits. Each `run` is a new conversation.
+
+    Tools are stateful and shared by every run and session of the agent; `aclose()` (or `async with`)
+    closes them. The backend belongs to the caller and is not closed here.
+    """
+
+    def __init__(
+        self,
+        backend: Backend,
+        *,
+        tools: Sequence[Tool] = (),
+        instructions: str | None = None,
+        reasoning_effort: ReasoningEffort = "medium",
+        output_type: type[BaseModel] | None = None,
+        limits: Limits | None = None,
+        transcript: str | Path | None = None,
+        approve: ApproveHook | Callable[..., Any] | None = None,
+        temperature: float = 1.0,
+        seed: int | None = None,
+    ) -> None:
+        if reasoning_effort not in ("low", "medium", "high"):
+            raise ConfigurationError(
+                f"reasoning_effort must be low, medium or high, not {reasoning_effort!r}"
+            )
+        if output_type is not None and not (
+            isinstance(output_type, type) and issubclass(output_type, BaseModel)
+        ):
+            raise ConfigurationError("output_type must be a pydantic BaseModel subclass")
+        self.backend = backend
+        self.router = ToolRouter(tools)
+        self.instructions = instructions
+        self.reasoning_effort: ReasoningEffort = reasoning_effort
+        self.output_type = output_type
+        self.limits = limits or Limits()
+        self.transcript_path = Path(transcript) if transcript is not None else None
+        self._writer: TranscriptWriter | None = None
+        self._settings = EpisodeSettings(
+            backend=backend,
+            router=self.router,
+            limits=self.limits,
+            temperature=temperature,
+            seed=seed,
+            output_type=output_type,
+            approve=approve,
+            transcript=None,
+        )
+
+    @property
+    def tools(self) -> tuple[Tool, ...]:
+        return self.router.tools
+
+    def system_config(self) -> SystemConfig:
+        """The system message this agent renders."""
+        return SystemConfig(
+            reasoning_effort=self.reasoning_effort,
+            builtin_tools=self.router.builtin_namespaces,
+            has_function_tools=bool(self.router.function_specs),
+        )
+
+    def developer_config(self) -> DeveloperConfig | None:
+        """The developer message (None when there are no instructions, functions or output type)."""
+        functions = self.router.function_specs
+        response_format = response_format_for(self.output_type) if self.output_type is not None else None
+        if self.instructions is None and not functions and response_format is None:
+            return None
+        return DeveloperConfig(
+            instructions=self.instructions, functions=functions, response_format=response_format
+        )
+
+    def session(self, messages: Sequence[Message] = ()) -> Session:
+        """A multi-turn conversation, optionally continuing from earlier `messages`."""
+        return Session(self, messages)
+
+    async def run(self, task: str) -> RunResult:
+        """Run `task` in a fresh conversation to a stop reason. Raises `RunError` when the run fails."""
+        return await self.session().send(task)
+
+    def run_sync(self, task: str) -> RunResult:
+        """Blocking `run`, for scripts and notebooks without a running event loop."""
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return asyncio.run(self.run(task))
+        raise ConfigurationError(
+            "run_sync() was called inside a running event loop: use `await agent.run(task)`"
+        )
+
+    def stream(self, task: str) -> AsyncIterator[AgentEvent]:
+        """Run `task` in a fresh conversation, yielding events; the last is `RunFinished`."""
+        return self.session().stream(task)
+
+    def _episode_settings(self) -> EpisodeSettings:
+        if self.transcript_path is not None and self._writer is None:
+            self._writer = TranscriptWriter(self.transcript_path)
+            self._settings = dataclasses.replace(self._settings, transcript=self._writer)
+        return self._settings
+
+    async def aclose(self) -> None:
+        """Close the tools and the transcript file."""
+        try:
+            await self.router.aclose()
+        finally:
+            if self._writer is not None:
+                self._writer.close()
+
+    async def __aenter__(self) -> Agent:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+
+class Session:
+    """A conversation with an agent over several user turns; one turn at a time."""
+
+    def __init__(self, agent: Agent, messages: Sequence[Message] = ()) -> None:
+        self.agent = agent
+        self._builder = PromptBuilder(agent.system_config(), agent.developer_config(), list(messages))
+        self._lock = asyncio.Lock()
+        self.results: list[RunResult] = []
+        """The result of every finished turn so far."""
+        self._episode: Episode | None = None
+
+    def partial_result(self) -> RunResult | None:
+        """The current or last turn as a `cancelled` result (what a caller shows after cancelling it)."""
+        return self._episode.snapshot("cancelled") if self._episode is not None else None
+
+    @property
+    def messages(self) -> list[Message]:
+        """The conversation so far (after the history policy of the latest user turn)."""
+        return self._builder.messages
+
+    async def send(self, text: str) -> RunResult:
+        """Add a user message and run to a stop reason. Raises `RunError` when the run fails."""
+        result: RunResult | None = None
+        async for event in self.stream(text):
+            if isinstance(event, RunFinished):
+                result = event.run_result
+        assert result is not None, "a run always ends with RunFinished"
+        return result
+
+    async def stream(self, text: str) -> AsyncIterator[AgentEvent]:
+        """Add a user message and run, yielding events; the last is `RunFinished`."""
+        async with self._lock:
+            settings = self.agent._episode_settings()
+            run_id = uuid.uuid4().hex[:12]
+            if settings.transcript is not None:
+                settings.transcript.write(
+                    "run_started",
+                    run=run_id,
+                    task=text,
+                    reasoning_effort=self.agent.reasoning_effort,
+                    tools=self.agent.router.available(),
+                    limits=self.agent.limits.model_dump(),
+                    history_messages=len(self._builder.messages),
+                )
+            self._builder.append_message(Message.user(text))
+            episode = self._episode = Episode(settings=settings, builder=self._builder, run_id=run_id)
+            async for event in episode.events():
+                if isinstance(event, RunFinished):
+                    self.results.append(event.run_result)
+                yield event

@@ -1,0 +1,402 @@
+"""The agent loop for one user turn: prompt -> sample -> parse -> dispatch a tool call -> repeat.
+
+Linear on purpose. Each step: check the limits, make the prompt fit the context window (eliding the
+oldest tool outputs of this turn if needed), stream a completion from the backend while parsing it
+token by token, append it to the prompt (verbatim when canonical, so a step costs only its new
+tokens), then either dispatch the tool call it ends with, accept its `final` answer, or sample again.
+Every way out is an explicit stop reason; `AgentossError`s end the run as `RunError` with the
+conversation attached.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel
+
+from agentoss.backends.base import Backend, Chunk, FinishReason, SamplingParams
+from agentoss.errors import ContextLengthError, RunError
+from agentoss.events import (
+    AgentEvent,
+    CommentaryDelta,
+    DiagnosticRaised,
+    FinalTextDelta,
+    ReasoningDelta,
+    RunFinished,
+    StepFinished,
+    StepStarted,
+    ToolCallFinished,
+    ToolCallStarted,
+)
+from agentoss.harmony import ContentDelta, Message, ParsedCompletion, PromptBuilder, StreamParser
+from agentoss.runtime.context import fit_prompt
+from agentoss.runtime.dispatch import ApproveHook, ToolRouter
+from agentoss.runtime.limits import Limits
+from agentoss.runtime.result import RunResult, RunUsage, StopReason, ToolCallRecord
+from agentoss.runtime.structured import OutputValidationError, retry_message, validate_output
+from agentoss.runtime.transcript import TranscriptWriter, message_to_dict
+
+__all__ = ["Episode", "EpisodeSettings"]
+
+_RETURN = 200002
+_NOT_TOOL = (None, "all", "assistant", "user")
+
+
+@dataclass(frozen=True, slots=True)
+class EpisodeSettings:
+    """What stays fixed across the runs of one agent."""
+
+    backend: Backend
+    router: ToolRouter
+    limits: Limits
+    temperature: float = 1.0
+    seed: int | None = None
+    output_type: type[BaseModel] | None = None
+    approve: ApproveHook | None = None
+    transcript: TranscriptWriter | None = None
+
+
+class _Stop(Exception):
+    """Internal: the run ends with this stop reason."""
+
+    def __init__(self, reason: StopReason, note: str | None = None) -> None:
+        super().__init__(reason)
+        self.reason: StopReason = reason
+        self.note = note
+
+
+@dataclass(slots=True)
+class Episode:
+    """One run: drives `builder` (which already holds the user's message) to a stop reason."""
+
+    settings: EpisodeSettings
+    builder: PromptBuilder
+    run_id: str = ""
+    """Tags this run's transcript records (runs sharing a transcript file interleave)."""
+    turns: int = 0
+    usage: RunUsage = field(default_factory=RunUsage)
+    tool_calls: list[ToolCallRecord] = field(default_factory=list)
+    diagnostics: list[str] = field(default_factory=list)
+    final_text: str | None = None
+    output: Any = None
+    _deadline: float | None = None
+    _window: int | None = None
+    _retries: int = 0
+
+    async def events(self) -> AsyncIterator[AgentEvent]:
+        """Run to the end, yielding public events; the last one is always `RunFinished`."""
+        limits = self.settings.limits
+        loop = asyncio.get_running_loop()
+        self._deadline = loop.time() + limits.timeout_s if limits.timeout_s else None
+        finished = False
+        try:
+            try:
+                self._window = await self.settings.backend.context_window()
+                while True:
+                    self._check_limits(loop.time())
+                    async for event in self._step():
+                        yield event
+            except _Stop as stop:
+                if stop.note:
+                    self.diagnostics.append(stop.note)
+                result = self._result(stop.reason)
+            except Exception as exc:
+                # AgentossErrors end the run; anything else (a bug in an approval hook, a backend
+                # raising outside the error tree) is mapped here so the caller sees one error type.
+                result = self._result("error", error=f"{type(exc).__name__}: {exc}")
+                self._finish(result)
+                finished = True
+                yield RunFinished(result=result)
+                raise RunError(str(exc), transcript=result.messages, stop_reason="error") from exc
+            self._finish(result)
+            finished = True
+            yield RunFinished(result=result)
+        finally:
+            if not finished:  # cancelled, or the consumer stopped iterating
+                self._finish(self._result("cancelled"))
+
+    # -- one step ---------------------------------------------------------------------------
+
+    async def _step(self) -> AsyncIterator[AgentEvent]:
+        settings, limits = self.settings, self.settings.limits
+        prompt = self._fit_prompt()
+        max_tokens = min(
+            limits.max_output_tokens_per_call, limits.max_output_tokens - self.usage.completion_tokens
+        )
+        window_bound = False
+        if self._window is not None and self._window - len(prompt) < max_tokens:
+            max_tokens, window_bound = self._window - len(prompt), True
+        self.turns += 1
+        step = self.turns
+        params = SamplingParams(max_tokens=max_tokens, temperature=settings.temperature, seed=settings.seed)
+        self._log("request", step=step, prompt_tokens=len(prompt), max_tokens=max_tokens)
+        yield StepStarted(step=step, prompt_tokens=len(prompt))
+
+        parser = StreamParser(
+            builtin_namespaces=settings.router.builtin_names, function_names=settings.router.function_names
+        )
+        sampled: list[int] = []
+        last: Chunk | None = None
+        started = time.perf_counter()
+        stream = settings.backend.stream(prompt, params)
+        try:
+            while True:
+                try:
+                    async with asyncio.timeout_at(self._deadline):
+                        chunk = await anext(stream)
+                except StopAsyncIteration:
+                    break
+                except TimeoutError:
+                    raise _Stop("timeout") from None
+                except ContextLengthError as exc:
+                    raise _Stop("context_length", f"context_length: {exc}") from None
+                last = chunk
+                if chunk.token_ids:
+                    sampled.extend(chunk.token_ids)
+                    for event in _deltas(parser.feed_many(chunk.token_ids)):
+                        yield event
+        finally:
+            aclose = getattr(stream, "aclose", None)
+            if aclose is not None:
+                await aclose()
+        finish = last.finish_reason if last is not None else None
+        if finish in (FinishReason.ERROR, FinishReason.ABORT):
+            detail = (last.error if last is not None else None) or "no detail"
+            raise RunError(f"the backend ended the completion with {finish.value}: {detail}")
+        truncated = finish == FinishReason.LENGTH
+        parsed = parser.finish(truncated=truncated)
+        self.builder.append_completion(sampled, parsed)
+        prompt_used = last.usage.prompt_tokens if last is not None and last.usage else len(prompt)
+        self.usage.prompt_tokens += prompt_used
+        self.usage.completion_tokens += len(sampled)
+        self.usage.requests += 1
+        for diagnostic in parsed.diagnostics:
+            self.diagnostics.append(f"{diagnostic.code}: {diagnostic.message}")
+            yield DiagnosticRaised(
+                code=diagnostic.code, message=diagnostic.message, severity=diagnostic.severity
+            )
+        self._log(
+            "completion",
+            step=step,
+            sampled=sampled,
+            finish_reason=finish.value if finish else None,
+            stop_token=last.stop_token if last is not None else None,
+            usage={"prompt_tokens": prompt_used, "completion_tokens": len(sampled)},
+            messages=[message_to_dict(m) for m in parsed.messages],
+            diagnostics=[f"{d.code}: {d.message}" for d in parsed.diagnostics],
+            clean=parsed.clean,
+            duration_s=round(time.perf_counter() - started, 6),
+        )
+
+        call = _tool_call(parsed)
+        if call is not None and not truncated:
+            async for event in self._dispatch(call):
+                yield event
+        yield StepFinished(
+            step=step,
+            prompt_tokens=prompt_used,
+            completion_tokens=len(sampled),
+            finish_reason=finish.value if finish else None,
+        )
+        if call is not None and not truncated:
+            return
+        if truncated:
+            self.final_text = _final_text(parsed)
+            reason: StopReason = "context_length" if window_bound else "max_tokens"
+            raise _Stop(reason, f"{reason}: the completion was cut after {len(sampled)} tokens")
+        final = _final_text(parsed)
+        if final is None and parsed.stop_token == _RETURN:
+            final = _commentary_as_final(parsed)
+            if final is not None:
+                self.diagnostics.append("final_on_commentary: an answer ended on commentary; taken as final")
+        if final is None:
+            self.diagnostics.append(
+                "no_final: the completion held no final answer or tool call; sampling again"
+            )
+            return
+        self.final_text = final
+        self._accept_final(final)
+
+    def _accept_final(self, final: str) -> None:
+        output_type = self.settings.output_type
+        if output_type is None:
+            raise _Stop("final")
+        try:
+            self.output = validate_output(output_type, final)
+        except OutputValidationError as exc:
+            if self._retries >= self.settings.limits.max_output_retries:
+                raise _Stop("error", f"output_invalid: {exc}") from None
+            self._retries += 1
+            self.diagnostics.append(f"output_invalid: {exc} (retry {self._retries})")
+            self.builder.append_message(Message.user(retry_message(output_type, str(exc))))
+            return
+        raise _Stop("final")
+
+    async def _dispatch(self, call: Message) -> AsyncIterator[AgentEvent]:
+        settings, limits = self.settings, self.settings.limits
+        _, routed = settings.router.route(call)
+        yield ToolCallStarted(recipient=routed.recipient, channel=routed.channel, arguments=routed.arguments)
+        refuse = None
+        if len(self.tool_calls) >= limits.max_tool_calls:
+            refuse = f"Tool call limit reached ({limits.max_tool_calls}). Answer now without calling tools."
+        timeout = limits.tool_timeout_s
+        if self._deadline is not None:
+            remaining = self._deadline - asyncio.get_running_loop().time()
+            if remaining <= 0:
+                raise _Stop("timeout")
+            timeout = min(timeout, remaining)
+        outcome = await settings.router.dispatch(
+            call,
+            timeout_s=timeout,
+            max_output_chars=limits.max_tool_output_chars,
+            approve=settings.approve,
+            refuse=refuse,
+        )
+        record = ToolCallRecord(
+            recipient=routed.recipient,
+            channel=routed.channel,
+            arguments=routed.arguments,
+            output=outcome.output,
+            is_error=outcome.is_error,
+            duration_s=outcome.duration_s,
+        )
+        self.tool_calls.append(record)
+        self.builder.append_message(outcome.message())
+        self._log(
+            "tool_call",
+            recipient=record.recipient,
+            channel=record.channel,
+            arguments=record.arguments,
+            output=record.output,
+            is_error=record.is_error,
+            duration_s=round(record.duration_s, 6),
+        )
+        yield ToolCallFinished(
+            recipient=record.recipient,
+            output=record.output,
+            is_error=record.is_error,
+            duration_s=record.duration_s,
+        )
+        if self._deadline is not None and asyncio.get_running_loop().time() >= self._deadline:
+            raise _Stop("timeout")
+
+    # -- limits and the context window -------------------------------------------------------
+
+    def _check_limits(self, now: float) -> None:
+        limits = self.settings.limits
+        if self._deadline is not None and now >= self._deadline:
+            raise _Stop("timeout")
+        if self.turns >= limits.max_turns:
+            raise _Stop("max_turns", f"max_turns: no final answer after {self.turns} model calls")
+        if self.usage.completion_tokens >= limits.max_output_tokens:
+            raise _Stop(
+                "max_tokens", f"max_tokens: {self.usage.completion_tokens} tokens sampled in this run"
+            )
+
+    def _fit_prompt(self) -> list[int]:
+        """The prompt to send, after eliding old tool outputs of this turn if it does not fit."""
+        limits = self.settings.limits
+        room_needed = min(limits.reserve_output_tokens, limits.max_output_tokens_per_call)
+        prompt = fit_prompt(self.builder, self._window, room_needed, self._elided)
+        if prompt is None:
+            raise _Stop(
+                "context_length",
+                f"context_length: the prompt needs {len(self.builder.tokens)} + {room_needed} tokens; "
+                f"the window holds {self._window}",
+            )
+        return prompt
+
+    def _elided(self, message: Message) -> None:
+        self.diagnostics.append(
+            f"elided: the output of {message.author} was elided to fit the context window"
+        )
+        self._log("elided", author=message.author, characters=len(message.content))
+
+    # -- bookkeeping ------------------------------------------------------------------------
+
+    def snapshot(self, reason: StopReason) -> RunResult:
+        """The result so far, as if the run stopped now with `reason` (e.g. after a cancellation)."""
+        return self._result(reason)
+
+    def _result(self, reason: StopReason, *, error: str | None = None) -> RunResult:
+        if error:
+            self.diagnostics.append(f"error: {error}")
+        return RunResult(
+            final_text=self.final_text,
+            stop_reason=reason,
+            turns=self.turns,
+            messages=list(self.builder.messages),
+            tool_calls=list(self.tool_calls),
+            usage=self.usage,
+            diagnostics=list(self.diagnostics),
+            output=self.output,
+            error=error,
+        )
+
+    def _finish(self, result: RunResult) -> None:
+        self._log(
+            "run_finished",
+            stop_reason=result.stop_reason,
+            final=result.final_text,
+            turns=result.turns,
+            usage=result.usage.to_dict(),
+            error=result.error,
+        )
+
+    def _log(self, event: str, **fields: Any) -> None:
+        if self.settings.transcript is not None:
+            self.settings.transcript.write(event, run=self.run_id, **fields)
+
+
+def _deltas(events: list[Any]) -> list[AgentEvent]:
+    """Public delta events for a batch of parser events, consecutive texts of one kind merged."""
+    out: list[AgentEvent] = []
+    kind: type[ReasoningDelta | CommentaryDelta | FinalTextDelta] | None = None
+    text: list[str] = []
+    for event in events:
+        if not isinstance(event, ContentDelta) or event.recipient not in _NOT_TOOL:
+            continue
+        if event.channel == "analysis":
+            this: type[ReasoningDelta | CommentaryDelta | FinalTextDelta] = ReasoningDelta
+        elif event.channel == "final":
+            this = FinalTextDelta
+        else:
+            this = CommentaryDelta
+        if this is not kind and kind is not None and text:
+            out.append(kind(text="".join(text)))
+            text = []
+        kind = this
+        text.append(event.text)
+    if kind is not None and text:
+        out.append(kind(text="".join(text)))
+    return out
+
+
+def _tool_call(parsed: ParsedCompletion) -> Message | None:
+    if not parsed.messages:
+        return None
+    last = parsed.messages[-1]
+    return last if last.role == "assistant" and last.recipient not in _NOT_TOOL else None
+
+
+def _final_text(parsed: ParsedCompletion) -> str | None:
+    for message in reversed(parsed.messages):
+        if message.role == "assistant" and message.channel == "final":
+            return message.content
+    return None
+
+
+def _commentary_as_final(parsed: ParsedCompletion) -> str | None:
+    last = parsed.messages[-1] if parsed.messages else None
+    if (
+        last is not None
+        and last.role == "assistant"
+        and last.channel == "commentary"
+        and last.recipient in _NOT_TOOL
+    ):
+        return last.content
+    return None
