@@ -16,6 +16,8 @@ $(STAMP): pyproject.toml setup.py Makefile
 	# The CPU build of torch first, so nothing later pulls a multi-GB CUDA build.
 	$(PY) -m pip install -q "torch==2.13.0"
 	$(PY) -m pip install -q -e ".[all,dev]"
+	# BFCL ships its question files and checkers; its declared deps are provider SDKs we do not need.
+	$(PY) -m pip install -q --no-deps "bfcl-eval==2026.3.23"
 	touch $(STAMP)
 
 install: $(STAMP)
