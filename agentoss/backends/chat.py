@@ -1,0 +1,121 @@
+"""`ChatCompletionsBackend`: the lower-fidelity path for servers that only speak `/v1/chat/completions`.
+
+For LM Studio and hosted OpenAI-compatible providers that take chat messages and never expose
+tokens. The harmony prompt is mapped to messages + `tools` + `reasoning_effort`, and the reply
+(`reasoning` / `reasoning_content`, `tool_calls`, `content`) back into harmony tokens (see
+`agentoss.backends.chat_mapping` for what is lost). One non-streamed request per completion, with the
+same retries, timeouts and failover as the token backends.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from typing import Any
+
+import httpx
+
+from agentoss.backends.base import Chunk, FinishReason, SamplingParams, Usage
+from agentoss.backends.chat_mapping import chat_request, reply_tokens
+from agentoss.backends.http import (
+    Endpoint,
+    EndpointPool,
+    RetryPolicy,
+    Timeouts,
+    map_transport_error,
+    resilient_stream,
+    response_error,
+)
+from agentoss.errors import BackendResponseError
+
+__all__ = ["ChatCompletionsBackend"]
+
+
+class ChatCompletionsBackend:
+    """An OpenAI-compatible chat server; implements `agentoss.backends.base.Backend` (lossy)."""
+
+    def __init__(
+        self,
+        base_url: str | Sequence[str],
+        *,
+        api_key: str | None = None,
+        model: str,
+        context_window: int | None = None,
+        timeout: float | Timeouts = Timeouts(),
+        retry: RetryPolicy = RetryPolicy(),
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        """`context_window`: what `context_window()` reports (chat servers do not say)."""
+        self._pool = EndpointPool([base_url] if isinstance(base_url, str) else list(base_url))
+        self._api_key = api_key
+        self._model = model
+        self._window = context_window
+        if isinstance(timeout, Timeouts):
+            self._timeouts = timeout
+        else:
+            self._timeouts = Timeouts(connect=min(10.0, timeout), read=timeout, stream_idle=timeout)
+        self._retry = retry
+        self._transport = transport
+        self._client: httpx.AsyncClient | None = None
+
+    def _http(self) -> httpx.AsyncClient:
+        if self._client is None:
+            headers = {"Authorization": f"Bearer {self._api_key}"} if self._api_key else {}
+            self._client = httpx.AsyncClient(
+                headers=headers, transport=self._transport, timeout=self._timeouts.for_request()
+            )
+        return self._client
+
+    async def context_window(self) -> int | None:
+        """The configured context window, or None."""
+        return self._window
+
+    async def aclose(self) -> None:
+        """Close the connection pool."""
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    async def stream(self, prompt: Sequence[int], params: SamplingParams) -> AsyncIterator[Chunk]:
+        """One chat completion, mapped back to harmony tokens, as a single chunk."""
+        attempt = functools.partial(self._attempt, params=params)
+        chunks = resilient_stream(self._pool, self._retry, list(prompt), params.max_tokens, attempt)
+        async with contextlib.aclosing(chunks):
+            async for chunk in chunks:
+                yield chunk
+
+    async def _attempt(
+        self, endpoint: Endpoint, prompt: list[int], max_tokens: int, *, params: SamplingParams
+    ) -> AsyncGenerator[Chunk, None]:
+        body: dict[str, Any] = {
+            **chat_request(prompt),
+            "model": self._model,
+            "max_tokens": max_tokens,
+            "temperature": params.temperature,
+            "top_p": params.top_p,
+        }
+        if params.seed is not None:
+            body["seed"] = params.seed
+        server = f"chat server at {endpoint.url}"
+        try:
+            response = await self._http().post(endpoint.url + "/v1/chat/completions", json=body)
+            if response.status_code != 200:
+                raise await response_error(response, server, len(prompt))
+            reply = response.json()
+        except httpx.HTTPError as exc:
+            raise map_transport_error(exc, server, self._timeouts) from exc
+        except ValueError as exc:
+            raise BackendResponseError(f"{server} returned invalid JSON") from exc
+        choices = reply.get("choices") or []
+        if not choices:
+            raise BackendResponseError(f"{server} returned no choices", body=reply)
+        finish = choices[0].get("finish_reason")
+        ids, stop = reply_tokens(choices[0].get("message") or {}, finish)
+        usage = reply.get("usage") or {}
+        yield Chunk(
+            tuple(ids),
+            finish_reason=FinishReason.LENGTH if stop is None else FinishReason.STOP,
+            stop_token=stop,
+            usage=Usage(int(usage.get("prompt_tokens", 0)), int(usage.get("completion_tokens", 0))),
+        )
