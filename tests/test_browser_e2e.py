@@ -1,7 +1,8 @@
 """End to end: `agentoss run --tools browser --browser-corpus DIR` against the fake vLLM server.
 
 The scripted model searches the corpus, opens the first result, finds a phrase and answers with a
-citation; the citation resolves to the opened document and the cited line holds the phrase.
+citation; the CLI's `--json` output resolves it to the opened document and the cited line, which holds
+the phrase, and reports a citation of a cursor that never existed as a diagnostic.
 """
 
 from __future__ import annotations
@@ -13,9 +14,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from agentoss.tools.browser import BrowserTool, resolve_citations
+from agentoss.tools.browser import BrowserTool
 
-from agentoss.runtime.tool import ToolCall
 from agentoss.testing.fake_vllm import FakeVLLMServer
 from agentoss.testing.script import Script
 from agentoss.vocab import ensure_vocabulary
@@ -55,7 +55,7 @@ async def test_cli_browses_corpus_and_cites(tmp_path: Path, monkeypatch: pytest.
         (corpus / rel).parent.mkdir(parents=True, exist_ok=True)
         (corpus / rel).write_text(body, encoding="utf-8")
     line = await _expected_line(corpus)
-    answer = f"The house chai's secret ingredient is cardamom 【1†L{line}】."
+    answer = f"The house chai's secret ingredient is cardamom 【1†L{line}】 (not 【7†L2】)."
     script = Script.from_replies(
         [
             _call("browser.search", {"query": "secret ingredient chai", "topn": 3}),
@@ -96,18 +96,13 @@ async def test_cli_browses_corpus_and_cites(tmp_path: Path, monkeypatch: pytest.
     assert f"L{line}: The secret ingredient of the house chai is cardamom" in calls[1]["output"]
     assert f"# 【0†match at L{line}】" in calls[2]["output"]
 
-    # Resolve the answer's citation against the same session (replayed from the recorded calls).
-    browser = BrowserTool.from_corpus(corpus)
-    for call in calls:
-        function = call["recipient"].split(".", 1)[1]
-        await browser.call(ToolCall(call["recipient"], function, call["arguments"], call["channel"]))
-    cited = resolve_citations(result["final"], browser)
-    await browser.aclose()
-    assert cited.unresolved == ()
-    (citation,) = cited.citations
-    assert citation.url == "corpus://local/kitchen/spices.md" and citation.lines == (line, line)
-    assert "cardamom" in citation.quote
-    assert cited.text == (
-        f"The house chai's secret ingredient is cardamom "
-        f"[Spice notes, L{line}](corpus://local/kitchen/spices.md#L{line})."
-    )
+    (citation,) = result["citations"]
+    assert citation["url"] == "corpus://local/kitchen/spices.md" and citation["lines"] == [line, line]
+    assert citation["cursor"] == 1 and citation["title"] == "Spice notes"
+    assert citation["quote"] == "The secret ingredient of the house chai is cardamom, crushed fresh."
+    start, end = citation["span"]
+    assert answer[start:end] == f"【1†L{line}】"
+    unresolved = [d for d in result["diagnostics"] if d.startswith("citation_unresolved:")]
+    assert unresolved == [
+        f"citation_unresolved: 【7†L2】 at {answer.index('【7')}: cursor 7 does not exist (pages shown: 3)"
+    ]

@@ -1,9 +1,10 @@
-"""The rich display of run events: reasoning, tool panels, truncated output, markdown answer."""
+"""The rich display of run events: reasoning, tool panels, truncated output, markdown answer, citations."""
 
 from __future__ import annotations
 
 import re
 
+from agentoss.tools.browser import Page, resolve_citations
 from rich.console import Console
 
 from agentoss.cli.display import RunDisplay, truncate_for_display
@@ -58,3 +59,30 @@ def test_truncate_for_display() -> None:
     assert truncate_for_display("short") == ("short", None)
     shown, note = truncate_for_display("x" * 5000)
     assert len(shown) == 2000 and note is not None and "3000 more characters" in note
+
+
+def _render_answer(text: str, *, cite: bool) -> str:
+    pages = [
+        Page(url="", title="results", text="[0] query", kind="search"),
+        Page(url="https://example.com/tea", title="Tea", text="Tea\nChai uses cardamom.\nAnd ginger.\n"),
+    ]
+    console = Console(record=True, width=100, force_terminal=False)
+    display = RunDisplay(console, cite=(lambda answer: resolve_citations(answer, pages)) if cite else None)
+    display.show(RunFinished(result=RunResult(final_text=text, stop_reason="final", turns=1, messages=[])))
+    display.close()
+    return console.export_text()
+
+
+def test_citations_become_numbered_links_with_url_and_line_footnotes() -> None:
+    text = _render_answer(
+        "Cardamom 【1†L1-L2】, again 【1†L1-L2】, ginger 【1†L2】, bad 【0†L1】.", cite=True
+    )
+    assert "Cardamom [1], again [1], ginger [2], bad 【0†L1】." in text
+    assert "[1] Tea: https://example.com/tea L1-L2" in text
+    assert "[2] Tea: https://example.com/tea L2" in text
+    assert "citation 【0†L1】 not resolved: cursor 0 shows a page without an address" in text
+
+
+def test_without_a_resolver_citations_are_shown_as_written() -> None:
+    text = _render_answer("Cardamom 【1†L1】.", cite=False)
+    assert "Cardamom 【1†L1】." in text and "example.com" not in text

@@ -74,7 +74,17 @@ SCRIPT = [
         "reply": think("Search the corpus.")
         + f'<|channel|>analysis to=browser.search {CALL_JSON}{{"query": "moon distance"}}<|call|>',
     },
-    {"when": "TASK-BROWSE", "step": 1, "reply": answer("About 384,400 km.")},
+    {
+        "when": "TASK-BROWSE",
+        "step": 1,
+        "reply": think("Open the first result.")
+        + f'<|channel|>analysis to=browser.open {CALL_JSON}{{"id": 0}}<|call|>',
+    },
+    {
+        "when": "TASK-BROWSE",
+        "step": 2,
+        "reply": answer("About 384,400 km 【1†L4】 (results 【0†L4】, lost 【9†L1】)."),
+    },
     # function tool episode (the tool comes from --function-tools)
     {"when": "TASK-FN", "step": 0, "reply": fn_call("get_weather", '{"city": "Tokyo"}')},
     {"when": "TASK-FN", "step": 1, "reply": fn_call("get_weather", '{"city": "Oslo", "unit": "fahrenheit"}')},
@@ -171,23 +181,40 @@ def test_hide_reasoning(url: str, workdir: Path) -> None:
     assert "Tokyo is warm, Oslo is cold." in done.stdout
 
 
-def test_browser_episode_over_a_local_corpus(url: str, workdir: Path) -> None:
-    done = run(
-        url,
-        workdir,
-        "--tools",
-        "browser",
-        "--browser-corpus",
-        str(workdir / "corpus"),
-        "--json",
-        "TASK-BROWSE",
-    )
+BROWSE_ANSWER = "About 384,400 km 【1†L4】 (results 【0†L4】, lost 【9†L1】)."
+
+
+def test_browser_episode_resolves_citations_in_json(url: str, workdir: Path) -> None:
+    corpus = str(workdir / "corpus")
+    done = run(url, workdir, "--tools", "browser", "--browser-corpus", corpus, "--json", "TASK-BROWSE")
     assert done.code == 0, done.stderr
     result = done.json()
-    (search,) = result["tool_calls"]
+    search, opened = result["tool_calls"]
     assert search["recipient"] == "browser.search" and search["channel"] == "analysis"
     assert "The Moon" in search["output"]
-    assert result["final"] == "About 384,400 km."
+    assert opened["output"].startswith("[1] The Moon (corpus://local/moon.md)")
+    assert result["final"] == BROWSE_ANSWER  # the answer itself stays as the model wrote it
+    (citation,) = result["citations"]
+    start, end = citation["span"]
+    assert result["final"][start:end] == "【1†L4】" == citation["marker"]
+    assert citation["cursor"] == 1 and citation["url"] == "corpus://local/moon.md"
+    assert citation["title"] == "The Moon" and citation["lines"] == [4, 4]
+    assert citation["quote"] == "The Moon orbits Earth at about 384,400 km."
+    assert result["diagnostics"] == [
+        f"citation_unresolved: 【0†L4】 at {BROWSE_ANSWER.index('【0')}: cursor 0 shows a page without an "
+        "address (search results)",
+        f"citation_unresolved: 【9†L1】 at {BROWSE_ANSWER.index('【9')}: cursor 9 does not exist "
+        "(pages shown: 2)",
+    ]
+
+
+def test_browser_episode_shows_citations_as_footnotes(url: str, workdir: Path) -> None:
+    done = run(url, workdir, "--tools", "browser", "--browser-corpus", str(workdir / "corpus"), "TASK-BROWSE")
+    assert done.code == 0, done.stderr
+    answer_panel = done.stdout[done.stdout.index("answer") :]
+    assert "About 384,400 km [1] (results 【0†L4】, lost 【9†L1】)." in answer_panel
+    assert "[1] The Moon: corpus://local/moon.md L4" in answer_panel
+    assert "citation 【9†L1】 not resolved: cursor 9 does not exist" in done.stdout
 
 
 def test_function_tool_episode_and_the_json_shape(url: str, workdir: Path) -> None:
@@ -195,7 +222,7 @@ def test_function_tool_episode_and_the_json_shape(url: str, workdir: Path) -> No
     assert done.code == 0, done.stderr
     assert done.stderr == ""
     result = done.json()
-    assert set(result) == {"final", "stop_reason", "turns", "tool_calls", "usage", "diagnostics"}
+    assert set(result) == {"final", "stop_reason", "turns", "tool_calls", "usage", "diagnostics", "citations"}
     assert result["final"] == "Tokyo is warm, Oslo is cold."
     assert result["stop_reason"] == "final" and result["turns"] == 3
     assert result["tool_calls"] == [
@@ -214,7 +241,7 @@ def test_function_tool_episode_and_the_json_shape(url: str, workdir: Path) -> No
     ]
     assert set(result["usage"]) == {"prompt_tokens", "completion_tokens"}
     assert result["usage"]["prompt_tokens"] > 0 and result["usage"]["completion_tokens"] > 0
-    assert result["diagnostics"] == []
+    assert result["diagnostics"] == [] and result["citations"] == []  # no browser, nothing resolved
 
 
 def test_unknown_tool_and_bad_arguments_are_recoverable(url: str, workdir: Path) -> None:

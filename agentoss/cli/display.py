@@ -2,15 +2,17 @@
 
 Reasoning streams dimmed, each tool call is a panel (code syntax-highlighted), tool output is a
 panel truncated with a note, the final answer is rendered as markdown, and a spinner runs while the
-model has not produced anything yet.
+model has not produced anything yet. Given a `cite` hook (the browser's `resolve_citations`), the
+answer's `【cursor†Lx-Ly】` citations become numbered links with footnotes naming URL and lines.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
+from rich.console import Console, Group, RenderableType
 from rich.markdown import Markdown
 from rich.panel import Panel
 from rich.status import Status
@@ -29,6 +31,9 @@ from agentoss.events import (
     ToolCallStarted,
 )
 
+if TYPE_CHECKING:
+    from agentoss.tools.browser import CitedText
+
 __all__ = ["RunDisplay", "truncate_for_display"]
 
 _OUTPUT_LINES = 20
@@ -39,9 +44,16 @@ class RunDisplay:
     """Feeds events to a rich console; `show(event)` for each, `close()` at the end."""
 
     def __init__(
-        self, console: Console, *, hide_reasoning: bool = False, show_diagnostics: bool = True
+        self,
+        console: Console,
+        *,
+        hide_reasoning: bool = False,
+        show_diagnostics: bool = True,
+        cite: Callable[[str], CitedText] | None = None,
     ) -> None:
         self.console = console
+        self.cite = cite
+        """Resolves the answer's citations before it is drawn (None: the answer is drawn as written)."""
         self.hide_reasoning = hide_reasoning
         self.show_diagnostics = show_diagnostics
         self._status: Status | None = None
@@ -83,10 +95,18 @@ class RunDisplay:
     def _render_final(self, text: str | None) -> None:
         final = text if text is not None else "".join(self._final)
         self._final = []
-        if final:
-            self.console.print(
-                Panel(Markdown(final), title="answer", border_style="green", title_align="left")
-            )
+        if not final:
+            return
+        body: RenderableType = Markdown(final)
+        if self.cite is not None:
+            cited = self.cite(final)
+            body = _cited_answer(cited)
+            if self.show_diagnostics:
+                for item in cited.unresolved:
+                    self.console.print(
+                        Text(f"citation {item.marker} not resolved: {item.reason}", style="yellow dim")
+                    )
+        self.console.print(Panel(body, title="answer", border_style="green", title_align="left"))
 
     def _spin(self, message: str) -> None:
         if self._status is None:
@@ -112,6 +132,29 @@ class RunDisplay:
         if self._open_stream is not None:
             self.console.print()
             self._open_stream = None
+
+
+def _cited_answer(cited: CitedText) -> RenderableType:
+    """The answer with each citation as a numbered link, then one footnote per source: URL and lines."""
+    numbers: dict[tuple[str, tuple[int, int]], int] = {}
+    titles: dict[int, str] = {}
+    for citation in cited.citations:
+        number = numbers.setdefault((citation.url, citation.lines), len(numbers) + 1)
+        titles.setdefault(number, citation.title)
+    text = cited.text
+    for citation in reversed(cited.citations):  # back to front, so earlier spans stay valid
+        number = numbers[(citation.url, citation.lines)]
+        text = f"{text[: citation.start]}[\\[{number}\\]](<{citation.url}>){text[citation.end :]}"
+    if not numbers:
+        return Markdown(text)
+    notes = Text()
+    for (url, (first, last)), number in numbers.items():
+        lines = f"L{first}" if first == last else f"L{first}-L{last}"
+        notes.append(f"\n[{number}] ", style="bold")
+        if titles[number]:
+            notes.append(f"{titles[number]}: ")
+        notes.append(f"{url} {lines}", style="cyan")
+    return Group(Markdown(text), notes)
 
 
 def _call_panel(event: ToolCallStarted) -> Panel:

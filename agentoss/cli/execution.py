@@ -1,15 +1,18 @@
 """Running one user turn from the terminal: drive a session, show it, ask approvals, map outcomes to exits.
 
 Shared by `agentoss run` and `agentoss chat`. Exit statuses: 0 a final answer, 1 a run that ended
-without one (or failed), 2 a usage or configuration error, 130 cancelled with Ctrl-C.
+without one (or failed), 2 a usage or configuration error, 130 cancelled with Ctrl-C. When the run
+has a browser tool, `citation_resolver` binds `resolve_citations` to it: the CLI is the composition
+root, so this is where the browser package meets the run (the runtime never imports tools).
 """
 
 from __future__ import annotations
 
 import asyncio
 import sys
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -20,12 +23,17 @@ from agentoss.runtime.agent import Session
 from agentoss.runtime.result import RunResult
 from agentoss.runtime.tool import ToolCall
 
+if TYPE_CHECKING:
+    from agentoss.tools.browser import CitedText
+
 __all__ = [
     "EXIT_CANCELLED",
     "EXIT_NO_FINAL",
     "EXIT_OK",
     "EXIT_USAGE",
     "TurnOutcome",
+    "citation_resolver",
+    "citations_json",
     "run_turn",
     "stop_line",
     "terminal_approver",
@@ -101,3 +109,52 @@ def _ask(call: ToolCall) -> str | None:
         click.echo("", err=True)
         return None
     return line.strip().lower()
+
+
+def citation_resolver(tools: Sequence[Any], names: Sequence[str]) -> Callable[[str], CitedText] | None:
+    """`resolve_citations` bound to the run's browser tool (its page stack), or None without one.
+
+    `names` are the built-in tools the run asked for: the browser package is imported only when
+    `browser` is among them.
+    """
+    if "browser" not in names:
+        return None
+    from agentoss import registry
+    from agentoss.tools.browser import resolve_citations
+
+    browser_cls = registry.load("tool", "browser")
+    browser = next((tool for tool in tools if isinstance(tool, browser_cls)), None)
+    if browser is None:
+        return None
+    return lambda text: resolve_citations(text, browser)
+
+
+def citations_json(cited: CitedText) -> tuple[list[dict[str, Any]], list[str]]:
+    """The `--json` form of resolved citations, and one diagnostic line per unresolved one.
+
+    Spans are `[start, end)` character offsets of the marker in the answer as the model wrote it
+    (the `final` key), not in the rewritten text.
+    """
+    # A resolved marker became a longer link: shift later offsets back by what earlier links added.
+    growth = [(item.start, (item.end - item.start) - len(item.marker)) for item in cited.citations]
+
+    def original(start: int) -> int:
+        return start - sum(added for at, added in growth if at < start)
+
+    entries = [
+        {
+            "cursor": item.cursor,
+            "marker": item.marker,
+            "url": item.url,
+            "title": item.title,
+            "lines": list(item.lines),
+            "quote": item.quote,
+            "span": [original(item.start), original(item.start) + len(item.marker)],
+        }
+        for item in cited.citations
+    ]
+    diagnostics = [
+        f"citation_unresolved: {item.marker} at {original(item.start)}: {item.reason}"
+        for item in cited.unresolved
+    ]
+    return entries, diagnostics

@@ -1,4 +1,9 @@
-"""`agentoss run TASK`: run one task to a final answer with a live terminal view (or `--json`)."""
+"""`agentoss run TASK`: run one task to a final answer with a live terminal view (or `--json`).
+
+With the browser tool, `【cursor†Lx-Ly】` citations in the answer are resolved against the pages it
+showed: links and footnotes in the terminal view, a `citations` list in `--json` (unresolved ones
+become `diagnostics`).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,7 @@ import asyncio
 import json
 import sys
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -14,6 +19,8 @@ from agentoss.cli.execution import (
     EXIT_CANCELLED,
     EXIT_USAGE,
     TurnOutcome,
+    citation_resolver,
+    citations_json,
     run_turn,
     stop_line,
     terminal_approver,
@@ -21,6 +28,9 @@ from agentoss.cli.execution import (
 from agentoss.cli.options import NO_BACKEND_HELP, AgentOptions, agent_options, backend_configured
 from agentoss.errors import AgentossError, ConfigurationError
 from agentoss.runtime.result import RunResult
+
+if TYPE_CHECKING:
+    from agentoss.tools.browser import CitedText
 
 __all__ = ["Built", "command", "make_agent"]
 
@@ -111,7 +121,6 @@ async def _execute(task: str, options: AgentOptions, tools: tuple[str, ...], as_
     from agentoss.cli.display import RunDisplay
 
     console = Console(stderr=as_json)
-    display = None if as_json else RunDisplay(console, hide_reasoning=options.hide_reasoning)
     approve = terminal_approver() if options.approve else None
     try:
         built = await make_agent(options, tools, approve=approve)
@@ -120,20 +129,34 @@ async def _execute(task: str, options: AgentOptions, tools: tuple[str, ...], as_
     except AgentossError as exc:
         return _fail(f"agentoss: {type(exc).__name__}: {exc}", as_json, 1)
     try:
+        cite = citation_resolver(built.agent.tools, tools)
+        display = None if as_json else RunDisplay(console, hide_reasoning=options.hide_reasoning, cite=cite)
         outcome: TurnOutcome = await run_turn(built.agent.session(), task, display)
+        result = outcome.result
+        cited = None  # the terminal view resolves citations itself when it draws the answer
+        if as_json and cite is not None and result.final_text is not None:
+            cited = cite(result.final_text)
     finally:
         await built.aclose()
-    result = outcome.result
     if as_json:
-        click.echo(json.dumps(result.to_json_dict(), ensure_ascii=False))
+        click.echo(json.dumps(_json_object(result, cited), ensure_ascii=False))
     if outcome.exit_code != 0:
         click.echo(stop_line(result), err=True)
     return outcome.exit_code
 
 
+def _json_object(result: RunResult, cited: CitedText | None) -> dict[str, Any]:
+    """`RunResult.to_json_dict()` plus `citations` (and unresolved citations in `diagnostics`)."""
+    data = result.to_json_dict()
+    citations, unresolved = citations_json(cited) if cited is not None else ([], [])
+    data["citations"] = citations
+    data["diagnostics"] = [*data["diagnostics"], *unresolved]
+    return data
+
+
 def _fail(message: str, as_json: bool, code: int) -> int:
     if as_json:
         result = RunResult(final_text=None, stop_reason="error", turns=0, messages=[], diagnostics=[message])
-        click.echo(json.dumps(result.to_json_dict()))
+        click.echo(json.dumps(_json_object(result, None)))
     click.echo(message, err=True)
     return code
