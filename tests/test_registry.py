@@ -12,7 +12,7 @@ from agentoss.registry import load, names
 
 
 def test_unknown_name_lists_the_choices() -> None:
-    with pytest.raises(ConfigurationError, match="choose one of: .*vllm"):
+    with pytest.raises(ConfigurationError, match=r"choose one of: .*vllm"):
         load("backend", "nope")
 
 
@@ -25,7 +25,8 @@ def test_every_registered_name_resolves() -> None:
 def test_importing_the_core_and_cli_imports_nothing_heavy() -> None:
     code = (
         "import sys, agentoss, agentoss.cli, agentoss.harmony, agentoss.registry\n"
-        "heavy = [m for m in ('torch', 'docker', 'transformers', 'bm25s', 'matplotlib') if m in sys.modules]\n"
+        "mods = ('torch', 'docker', 'transformers', 'bm25s', 'matplotlib')\n"
+        "heavy = [m for m in mods if m in sys.modules]\n"
         "print(','.join(heavy))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
