@@ -53,6 +53,8 @@ def load(kind: Kind, name: str) -> Any:
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
+        if exc.name and exc.name.split(".")[0] == "agentoss":
+            raise ConfigurationError(f"{kind} {name!r}: cannot import {module_name} ({exc})") from exc
         raise ConfigurationError(
             f"{kind} {name!r} needs an optional dependency that is not installed ({exc.name}). "
             "Fix: pip install 'agentoss[all]'"
