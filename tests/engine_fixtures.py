@@ -55,8 +55,23 @@ CONFIGS: dict[str, EngineConfig] = {
         rope_scaling_factor=1.0,
         swiglu_limit=0.5,
     ),
+    "short-context-yarn": EngineConfig(
+        num_hidden_layers=3,
+        num_experts=5,
+        experts_per_token=3,
+        vocab_size=224,
+        hidden_size=64,
+        intermediate_size=32,
+        head_dim=16,
+        num_attention_heads=6,
+        num_key_value_heads=3,
+        sliding_window=3,
+        initial_context_length=64,
+    ),
 }
-"""Test configurations: grouped-query / plain multi-head, with and without YaRN, a clamp that bites."""
+"""Test configurations: grouped-query / plain multi-head, with and without YaRN, a clamp that bites, and
+a short original context where YaRN's lower correction boundary falls below zero (clamped, as
+transformers does)."""
 
 
 def make_checkpoint(root: Path, config: EngineConfig, layout: Layout, seed: int = 0) -> Path:

@@ -114,7 +114,10 @@ def yarn_frequencies(config: EngineConfig) -> tuple[torch.Tensor, float]:
     def boundary(rotations: float) -> float:
         return half * math.log(c.initial_context_length / (rotations * 2 * math.pi)) / math.log(c.rope_theta)
 
-    low, high = boundary(c.rope_ntk_beta), boundary(c.rope_ntk_alpha)
+    # Clamped to the valid dimension range as transformers does (`find_correction_range`, truncate off):
+    # with a short original context the lower boundary falls below zero.
+    low = max(boundary(c.rope_ntk_beta), 0.0)
+    high = min(boundary(c.rope_ntk_alpha), float(c.head_dim - 1))
     if low == high:
         high += 0.001
     ramp = ((torch.arange(int(half), dtype=torch.float32) - low) / (high - low)).clamp(0, 1)
