@@ -1,4 +1,6 @@
-"""Ctrl-C during `agentoss run`: a clean exit 130 with a one-line reason, the transcript kept."""
+"""Ctrl-C during `agentoss run`: a clean exit 130 with a one-line reason, the transcript kept.
+
+The transcript keeps the completion that was streaming when Ctrl-C came."""
 
 from __future__ import annotations
 
@@ -7,7 +9,7 @@ import json
 import signal
 from pathlib import Path
 
-from cli_fixtures import AGENTOSS, clean_env
+from cli_fixtures import AGENTOSS, agentoss, clean_env
 
 from agentoss.runtime.transcript import read_transcript
 from agentoss.testing.fake_server import Faults
@@ -49,5 +51,12 @@ async def test_ctrl_c_ends_cleanly_and_keeps_the_transcript(tmp_path: Path) -> N
     result = json.loads(stdout)
     assert result["stop_reason"] == "cancelled" and result["final"] is None and result["turns"] == 1
     records = list(read_transcript(transcript))
-    assert [r["event"] for r in records] == ["run_started", "request", "run_finished"]
+    assert [r["event"] for r in records] == ["run_started", "request", "completion", "run_finished"]
+    cut = records[2]  # what the model had sampled when Ctrl-C came is kept, parsed as truncated
+    assert cut["cut"] == "cancelled" and cut["sampled"]
+    assert cut["messages"][0]["channel"] == "analysis" and cut["messages"][0]["content"].startswith(
+        "thinking"
+    )
     assert records[-1]["stop_reason"] == "cancelled"
+    replay = await asyncio.to_thread(agentoss, "replay", str(transcript))
+    assert replay.code == 0 and "finish: None (cut by cancelled)" in replay.stdout, replay.stderr

@@ -217,6 +217,23 @@ def test_browser_episode_shows_citations_as_footnotes(url: str, workdir: Path) -
     assert "citation 【9†L1】 not resolved: cursor 9 does not exist" in done.stdout
 
 
+def test_chat_resolves_citations_like_run(url: str, workdir: Path) -> None:
+    done = agentoss(
+        "chat",
+        "--base-url",
+        url,
+        "--tools",
+        "browser",
+        "--browser-corpus",
+        str(workdir / "corpus"),
+        stdin="TASK-BROWSE\n/exit\n",
+    )
+    assert done.code == 0, done.stderr
+    answer_panel = done.stdout[done.stdout.index("answer") :]
+    assert "About 384,400 km [1] (results 【0†L4】, lost 【9†L1】)." in answer_panel
+    assert "[1] The Moon: corpus://local/moon.md L4" in answer_panel
+
+
 def test_function_tool_episode_and_the_json_shape(url: str, workdir: Path) -> None:
     done = run(url, workdir, "--function-tools", "weather_tools", "--json", "TASK-FN")
     assert done.code == 0, done.stderr

@@ -1,4 +1,8 @@
-"""`agentoss chat`: an interactive multi-turn conversation with tools, shown like `agentoss run`."""
+"""`agentoss chat`: an interactive multi-turn conversation with tools, shown like `agentoss run`.
+
+With the browser tool, each answer's citations are resolved against the pages the browser has shown
+so far in the conversation (links and footnotes, as `agentoss run` draws them).
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,14 @@ from typing import Any
 
 import click
 
-from agentoss.cli.execution import EXIT_CANCELLED, EXIT_USAGE, run_turn, stop_line, terminal_approver
+from agentoss.cli.execution import (
+    EXIT_CANCELLED,
+    EXIT_USAGE,
+    citation_resolver,
+    run_turn,
+    stop_line,
+    terminal_approver,
+)
 from agentoss.cli.options import NO_BACKEND_HELP, AgentOptions, agent_options, backend_configured
 from agentoss.errors import AgentossError, ConfigurationError
 
@@ -48,7 +59,9 @@ async def _chat(options: AgentOptions) -> int:
     except AgentossError as exc:
         click.echo(f"agentoss: {type(exc).__name__}: {exc}", err=True)
         return 1
+    tools = options.tools or ()
     session = built.agent.session()
+    cite = citation_resolver(built.agent.tools, tools)
     console.print("[dim]agentoss chat: /exit to quit[/dim]")
     try:
         while True:
@@ -57,7 +70,7 @@ async def _chat(options: AgentOptions) -> int:
                 return 0
             if not text.strip():
                 continue
-            display = RunDisplay(console, hide_reasoning=options.hide_reasoning)
+            display = RunDisplay(console, hide_reasoning=options.hide_reasoning, cite=cite)
             outcome = await run_turn(session, text, display)
             if outcome.exit_code == EXIT_CANCELLED:
                 return EXIT_CANCELLED

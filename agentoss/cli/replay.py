@@ -113,6 +113,7 @@ def _completion(console: Console, record: dict[str, Any], *, hide_reasoning: boo
         console.print(Text(f"diagnostic {diagnostic}", style="yellow dim"))
     if tokens:
         console.print(Text(f"sampled: {record.get('sampled')}", style="dim"))
+    cut = f" (cut by {record['cut']})" if record.get("cut") else ""
     console.print(
-        Text(f"finish: {record.get('finish_reason')}, {record.get('duration_s', 0):.3f} s", style="dim")
+        Text(f"finish: {record.get('finish_reason')}{cut}, {record.get('duration_s', 0):.3f} s", style="dim")
     )

@@ -3,15 +3,19 @@
 An `Agent` holds what stays fixed (backend, tools, instructions, effort, limits, output type,
 approval hook, transcript); each `run` starts a fresh conversation. A `Session` keeps the conversation
 between user turns and applies the harmony history policy (earlier turns' reasoning is dropped).
-The core is async; `run_sync` is the one blocking wrapper.
+The core is async; `run_sync` is the one blocking wrapper: it runs every call of an agent on one
+private event loop (`LoopPortal`), so loop-bound tools survive repeated calls; never `asyncio.run`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 import uuid
+import weakref
 from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import aclosing
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +28,7 @@ from agentoss.harmony import DeveloperConfig, Message, PromptBuilder, ReasoningE
 from agentoss.runtime.dispatch import ApproveHook, ToolRouter
 from agentoss.runtime.limits import Limits
 from agentoss.runtime.loop import Episode, EpisodeSettings
+from agentoss.runtime.portal import LoopPortal
 from agentoss.runtime.result import RunResult
 from agentoss.runtime.structured import response_format_for
 from agentoss.runtime.tool import Tool
@@ -31,12 +36,18 @@ from agentoss.runtime.transcript import TranscriptWriter
 
 __all__ = ["Agent", "Session"]
 
+_log = logging.getLogger(__name__)
+
+_CLOSE_TIMEOUT_S = 30.0
+"""How long closing the tools may take when the agent is collected or the interpreter exits."""
+
 
 class Agent:
     """A gpt-oss agent: a backend, tools, instructions and limits. Each `run` is a new conversation.
 
     Tools are stateful and shared by every run and session of the agent; `aclose()` (or `async with`)
-    closes them. The backend belongs to the caller and is not closed here.
+    closes them, and `close()` (or `with`) in blocking code that used `run_sync`. The backend belongs
+    to the caller and is not closed here.
     """
 
     def __init__(
@@ -79,6 +90,8 @@ class Agent:
             approve=approve,
             transcript=None,
         )
+        self._portal: LoopPortal | None = None
+        self._portal_finalizer: weakref.finalize[Any, Any] | None = None
 
     @property
     def tools(self) -> tuple[Tool, ...]:
@@ -111,14 +124,14 @@ class Agent:
         return await self.session().send(task)
 
     def run_sync(self, task: str) -> RunResult:
-        """Blocking `run`, for scripts and notebooks without a running event loop."""
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            return asyncio.run(self.run(task))
-        raise ConfigurationError(
-            "run_sync() was called inside a running event loop: use `await agent.run(task)`"
-        )
+        """Blocking `run`, for code without a running event loop (in async code, `await agent.run`).
+
+        Every `run_sync` of this agent runs on the same private event loop (a daemon thread), so
+        tools and backends that bind to a loop on first use keep working across calls. `close()`
+        (or `with agent:`) closes the tools and stops that loop; so does interpreter exit.
+        """
+        _refuse_inside_loop("run_sync()", "`await agent.run(task)`")
+        return self._sync_portal().call(self.run(task))
 
     def stream(self, task: str) -> AsyncIterator[AgentEvent]:
         """Run `task` in a fresh conversation, yielding events; the last is `RunFinished`."""
@@ -130,8 +143,47 @@ class Agent:
             self._settings = dataclasses.replace(self._settings, transcript=self._writer)
         return self._settings
 
+    def _sync_portal(self) -> LoopPortal:
+        if self._portal is None:
+            self._portal = LoopPortal(name=f"agentoss-agent-{id(self):x}")
+            # Closes the tools on their loop if the agent is dropped or the interpreter exits unclosed;
+            # it must not reference the agent itself.
+            self._portal_finalizer = weakref.finalize(self, _close_portal, self._portal, self.router)
+        return self._portal
+
     async def aclose(self) -> None:
-        """Close the tools and the transcript file."""
+        """Close the tools and the transcript file (and the `run_sync` loop, on which tools then run)."""
+        portal = self._release_portal()
+        if portal is None or portal.in_portal_thread():
+            try:
+                await self._close_resources()
+            finally:
+                if portal is not None:
+                    portal.close()
+            return
+        try:
+            await asyncio.wrap_future(portal.submit(self._close_resources()))
+        finally:
+            await asyncio.to_thread(portal.close)
+
+    def close(self) -> None:
+        """Blocking `aclose`, for code without a running event loop (the `run_sync` counterpart)."""
+        _refuse_inside_loop("close()", "`await agent.aclose()`")
+        portal = self._release_portal() or LoopPortal(name="agentoss-close")
+        try:
+            portal.call(self._close_resources())
+        finally:
+            portal.close()
+
+    def _release_portal(self) -> LoopPortal | None:
+        """Take the `run_sync` loop away from the agent (the caller closes it) and drop its finalizer."""
+        portal, self._portal = self._portal, None
+        if self._portal_finalizer is not None:
+            self._portal_finalizer.detach()
+            self._portal_finalizer = None
+        return portal
+
+    async def _close_resources(self) -> None:
         try:
             await self.router.aclose()
         finally:
@@ -143,6 +195,37 @@ class Agent:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
+
+    def __enter__(self) -> Agent:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def _refuse_inside_loop(what: str, instead: str) -> None:
+    """Blocking calls would block a running loop (or deadlock on it): say what to await instead."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return
+    raise ConfigurationError(
+        f"{what} was called inside a running event loop, which it would block: use {instead}"
+    )
+
+
+def _close_portal(portal: LoopPortal, router: ToolRouter) -> None:
+    """Close the tools on the `run_sync` loop and stop it (the agent was dropped, or exit is near)."""
+    try:
+        if not portal.in_portal_thread():  # from the loop itself, waiting would deadlock
+            portal.submit(router.aclose()).result(_CLOSE_TIMEOUT_S)
+    except Exception as exc:
+        _log.warning("agentoss: closing the tools failed: %s: %s", type(exc).__name__, exc)
+    finally:
+        try:
+            portal.close(_CLOSE_TIMEOUT_S)
+        except Exception as exc:
+            _log.warning("agentoss: stopping the agent loop failed: %s: %s", type(exc).__name__, exc)
 
 
 class Session:
@@ -191,7 +274,8 @@ class Session:
                 )
             self._builder.append_message(Message.user(text))
             episode = self._episode = Episode(settings=settings, builder=self._builder, run_id=run_id)
-            async for event in episode.events():
-                if isinstance(event, RunFinished):
-                    self.results.append(event.run_result)
-                yield event
+            async with aclosing(episode.events()) as events:
+                async for event in events:
+                    if isinstance(event, RunFinished):
+                        self.results.append(event.run_result)
+                    yield event

@@ -2,48 +2,52 @@
 
 Linear on purpose. Each step: check the limits, make the prompt fit the context window (eliding the
 oldest tool outputs of this turn if needed), stream a completion from the backend while parsing it
-token by token, append it to the prompt (verbatim when canonical, so a step costs only its new
-tokens), then either dispatch the tool call it ends with, accept its `final` answer, or sample again.
-Every way out is an explicit stop reason; `AgentossError`s end the run as `RunError` with the
+token by token (`sampling.py`), append it to the prompt (verbatim when canonical, so a step costs
+only its new tokens), then either dispatch the tool call it ends with, accept its `final` answer, or
+sample again. Every way out is an explicit stop reason; a completion cut mid-stream by the deadline or
+a cancellation is still kept, parsed as truncated. `AgentossError`s end the run as `RunError` with the
 conversation attached.
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel
 
-from agentoss.backends.base import Backend, Chunk, FinishReason, SamplingParams
+from agentoss.backends.base import Backend, FinishReason, SamplingParams
 from agentoss.errors import ContextLengthError, RunError
 from agentoss.events import (
     AgentEvent,
-    CommentaryDelta,
     DiagnosticRaised,
-    FinalTextDelta,
-    ReasoningDelta,
     RunFinished,
     StepFinished,
     StepStarted,
     ToolCallFinished,
     ToolCallStarted,
 )
-from agentoss.harmony import ContentDelta, Message, ParsedCompletion, PromptBuilder, StreamParser
+from agentoss.harmony import Message, PromptBuilder, StreamParser
 from agentoss.runtime.context import fit_prompt
 from agentoss.runtime.dispatch import ApproveHook, ToolRouter
 from agentoss.runtime.limits import Limits
 from agentoss.runtime.result import RunResult, RunUsage, StopReason, ToolCallRecord
+from agentoss.runtime.sampling import (
+    SampledCompletion,
+    commentary_as_final,
+    final_text,
+    stream_completion,
+    tool_call,
+)
 from agentoss.runtime.structured import OutputValidationError, retry_message, validate_output
 from agentoss.runtime.transcript import TranscriptWriter, message_to_dict
 
 __all__ = ["Episode", "EpisodeSettings"]
 
 _RETURN = 200002
-_NOT_TOOL = (None, "all", "assistant", "user")
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +91,7 @@ class Episode:
     _window: int | None = None
     _retries: int = 0
 
-    async def events(self) -> AsyncIterator[AgentEvent]:
+    async def events(self) -> AsyncGenerator[AgentEvent, None]:
         """Run to the end, yielding public events; the last one is always `RunFinished`."""
         limits = self.settings.limits
         loop = asyncio.get_running_loop()
@@ -98,8 +102,11 @@ class Episode:
                 self._window = await self.settings.backend.context_window()
                 while True:
                     self._check_limits(loop.time())
-                    async for event in self._step():
-                        yield event
+                    # aclosing: a consumer that stops iterating closes the step first, so a
+                    # completion cut mid-stream is kept before the run is finished as cancelled.
+                    async with aclosing(self._step()) as step:
+                        async for event in step:
+                            yield event
             except _Stop as stop:
                 if stop.note:
                     self.diagnostics.append(stop.note)
@@ -121,7 +128,7 @@ class Episode:
 
     # -- one step ---------------------------------------------------------------------------
 
-    async def _step(self) -> AsyncIterator[AgentEvent]:
+    async def _step(self) -> AsyncGenerator[AgentEvent, None]:
         settings, limits = self.settings, self.settings.limits
         prompt = self._fit_prompt()
         max_tokens = min(
@@ -136,81 +143,56 @@ class Episode:
         self._log("request", step=step, prompt_tokens=len(prompt), max_tokens=max_tokens)
         yield StepStarted(step=step, prompt_tokens=len(prompt))
 
-        parser = StreamParser(
-            builtin_namespaces=settings.router.builtin_names, function_names=settings.router.function_names
+        completion = SampledCompletion(
+            StreamParser(
+                builtin_namespaces=settings.router.builtin_names,
+                function_names=settings.router.function_names,
+            )
         )
-        sampled: list[int] = []
-        last: Chunk | None = None
-        started = time.perf_counter()
-        stream = settings.backend.stream(prompt, params)
         try:
-            while True:
-                try:
-                    async with asyncio.timeout_at(self._deadline):
-                        chunk = await anext(stream)
-                except StopAsyncIteration:
-                    break
-                except TimeoutError:
-                    raise _Stop("timeout") from None
-                except ContextLengthError as exc:
-                    raise _Stop("context_length", f"context_length: {exc}") from None
-                last = chunk
-                if chunk.token_ids:
-                    sampled.extend(chunk.token_ids)
-                    for event in _deltas(parser.feed_many(chunk.token_ids)):
-                        yield event
-        finally:
-            aclose = getattr(stream, "aclose", None)
-            if aclose is not None:
-                await aclose()
-        finish = last.finish_reason if last is not None else None
+            deltas = stream_completion(settings.backend, prompt, params, completion, self._deadline)
+            async with aclosing(deltas):
+                async for event in deltas:
+                    yield event
+        except TimeoutError:
+            self._keep_cut(step, len(prompt), completion, "timeout")
+            raise _Stop("timeout") from None
+        except ContextLengthError as exc:
+            raise _Stop("context_length", f"context_length: {exc}") from None
+        except (asyncio.CancelledError, GeneratorExit):
+            self._keep_cut(step, len(prompt), completion, "cancelled")
+            raise
+        finish = completion.finish_reason
         if finish in (FinishReason.ERROR, FinishReason.ABORT):
-            detail = (last.error if last is not None else None) or "no detail"
+            detail = (completion.last.error if completion.last is not None else None) or "no detail"
             raise RunError(f"the backend ended the completion with {finish.value}: {detail}")
         truncated = finish == FinishReason.LENGTH
-        parsed = parser.finish(truncated=truncated)
-        self.builder.append_completion(sampled, parsed)
-        prompt_used = last.usage.prompt_tokens if last is not None and last.usage else len(prompt)
-        self.usage.prompt_tokens += prompt_used
-        self.usage.completion_tokens += len(sampled)
-        self.usage.requests += 1
+        parsed = completion.finish(truncated=truncated)
+        prompt_used = self._record(step, len(prompt), completion)
         for diagnostic in parsed.diagnostics:
-            self.diagnostics.append(f"{diagnostic.code}: {diagnostic.message}")
             yield DiagnosticRaised(
                 code=diagnostic.code, message=diagnostic.message, severity=diagnostic.severity
             )
-        self._log(
-            "completion",
-            step=step,
-            sampled=sampled,
-            finish_reason=finish.value if finish else None,
-            stop_token=last.stop_token if last is not None else None,
-            usage={"prompt_tokens": prompt_used, "completion_tokens": len(sampled)},
-            messages=[message_to_dict(m) for m in parsed.messages],
-            diagnostics=[f"{d.code}: {d.message}" for d in parsed.diagnostics],
-            clean=parsed.clean,
-            duration_s=round(time.perf_counter() - started, 6),
-        )
 
-        call = _tool_call(parsed)
+        call = tool_call(parsed)
         if call is not None and not truncated:
             async for event in self._dispatch(call):
                 yield event
         yield StepFinished(
             step=step,
             prompt_tokens=prompt_used,
-            completion_tokens=len(sampled),
+            completion_tokens=len(completion.sampled),
             finish_reason=finish.value if finish else None,
         )
         if call is not None and not truncated:
             return
         if truncated:
-            self.final_text = _final_text(parsed)
+            self.final_text = final_text(parsed)
             reason: StopReason = "context_length" if window_bound else "max_tokens"
-            raise _Stop(reason, f"{reason}: the completion was cut after {len(sampled)} tokens")
-        final = _final_text(parsed)
+            raise _Stop(reason, f"{reason}: the completion was cut after {len(completion.sampled)} tokens")
+        final = final_text(parsed)
         if final is None and parsed.stop_token == _RETURN:
-            final = _commentary_as_final(parsed)
+            final = commentary_as_final(parsed)
             if final is not None:
                 self.diagnostics.append("final_on_commentary: an answer ended on commentary; taken as final")
         if final is None:
@@ -220,6 +202,49 @@ class Episode:
             return
         self.final_text = final
         self._accept_final(final)
+
+    def _record(self, step: int, sent: int, completion: SampledCompletion, **extra: Any) -> int:
+        """Append a parsed completion to the conversation, count it, log it; returns its prompt tokens."""
+        parsed, sampled = completion.parsed, completion.sampled
+        assert parsed is not None, "a completion is parsed before it is recorded"
+        self.builder.append_completion(sampled, parsed)
+        prompt_used = completion.prompt_tokens(sent)
+        self.usage.prompt_tokens += prompt_used
+        self.usage.completion_tokens += len(sampled)
+        self.usage.requests += 1
+        self.diagnostics.extend(f"{d.code}: {d.message}" for d in parsed.diagnostics)
+        finish = completion.finish_reason
+        self._log(
+            "completion",
+            step=step,
+            sampled=sampled,
+            finish_reason=finish.value if finish else None,
+            stop_token=completion.stop_token,
+            usage={"prompt_tokens": prompt_used, "completion_tokens": len(sampled)},
+            messages=[message_to_dict(m) for m in parsed.messages],
+            diagnostics=[f"{d.code}: {d.message}" for d in parsed.diagnostics],
+            clean=parsed.clean,
+            duration_s=completion.elapsed_s(),
+            **extra,
+        )
+        return prompt_used
+
+    def _keep_cut(self, step: int, sent: int, completion: SampledCompletion, cause: StopReason) -> None:
+        """Keep a completion the deadline or a cancellation cut mid-stream, parsed as truncated.
+
+        Synchronous on purpose: it runs while a cancellation unwinds. The partial messages are
+        appended like a `max_tokens` cut (canonically re-rendered), so the prompt stays append-only.
+        """
+        if not completion.sampled:
+            return
+        parsed = completion.finish(truncated=True)
+        self.diagnostics.append(
+            f"cut: the completion was cut by {'the timeout' if cause == 'timeout' else 'cancellation'} "
+            f"after {len(completion.sampled)} tokens; its partial messages are kept"
+        )
+        self._record(step, sent, completion, cut=cause)
+        if cause == "timeout":
+            self.final_text = final_text(parsed)
 
     def _accept_final(self, final: str) -> None:
         output_type = self.settings.output_type
@@ -350,53 +375,3 @@ class Episode:
     def _log(self, event: str, **fields: Any) -> None:
         if self.settings.transcript is not None:
             self.settings.transcript.write(event, run=self.run_id, **fields)
-
-
-def _deltas(events: list[Any]) -> list[AgentEvent]:
-    """Public delta events for a batch of parser events, consecutive texts of one kind merged."""
-    out: list[AgentEvent] = []
-    kind: type[ReasoningDelta | CommentaryDelta | FinalTextDelta] | None = None
-    text: list[str] = []
-    for event in events:
-        if not isinstance(event, ContentDelta) or event.recipient not in _NOT_TOOL:
-            continue
-        if event.channel == "analysis":
-            this: type[ReasoningDelta | CommentaryDelta | FinalTextDelta] = ReasoningDelta
-        elif event.channel == "final":
-            this = FinalTextDelta
-        else:
-            this = CommentaryDelta
-        if this is not kind and kind is not None and text:
-            out.append(kind(text="".join(text)))
-            text = []
-        kind = this
-        text.append(event.text)
-    if kind is not None and text:
-        out.append(kind(text="".join(text)))
-    return out
-
-
-def _tool_call(parsed: ParsedCompletion) -> Message | None:
-    if not parsed.messages:
-        return None
-    last = parsed.messages[-1]
-    return last if last.role == "assistant" and last.recipient not in _NOT_TOOL else None
-
-
-def _final_text(parsed: ParsedCompletion) -> str | None:
-    for message in reversed(parsed.messages):
-        if message.role == "assistant" and message.channel == "final":
-            return message.content
-    return None
-
-
-def _commentary_as_final(parsed: ParsedCompletion) -> str | None:
-    last = parsed.messages[-1] if parsed.messages else None
-    if (
-        last is not None
-        and last.role == "assistant"
-        and last.channel == "commentary"
-        and last.recipient in _NOT_TOOL
-    ):
-        return last.content
-    return None
