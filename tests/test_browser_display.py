@@ -8,6 +8,9 @@ from collections.abc import AsyncIterator
 
 import pytest
 from agentoss.tools.browser import BrowserTool, FakeSearchBackend, SearchResult, UrlPolicy, WebFetcher
+from agentoss.tools.browser.convert import markdown_to_page, text_to_page
+from agentoss.tools.browser.display import render_view
+from agentoss.tools.browser.page import MAX_TITLE_CHARS, Page, clean_title
 from browser_fixtures import GOLDEN, LoopbackServer, Route, make_pdf, serve, site_routes
 
 from agentoss.harmony.encoding import count_tokens
@@ -211,3 +214,62 @@ async def test_pdf_and_markdown_by_content_type(browser: BrowserTool) -> None:
         assert latin.startswith("[2] Café (") and "naïve" in latin
         again = await browser.open(id=0, cursor=1)
         assert again.startswith("[3] Attention sinks")
+
+
+_HOSTILE_HTML = (
+    "<html><head><title>Hostile \x1b]0;owned\x07 page\u202e gnp.exe " + "A" * 400_000 + "</title></head>"
+    "<body><h1>Escapes\x1b[31m red\x1b[0m</h1>"
+    "<p>bell\x07 nul\x00 backspace\x08 del\x7f csi\x9b end</p>"
+    "<p>bidi \u202eoverride\u202c and \u2066isolate\u2069 kept text: שלום</p>"
+    "<p>windows\r\nline\rends\ttab</p>"
+    "<p><a href='/x%1b%0a'>link\x1b text</a> 【0†L1-L2】</p></body></html>"
+)
+_CONTROL_RE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+async def test_hostile_page_is_capped_and_cleaned_golden(browser: BrowserTool) -> None:
+    async with serve({"/hostile": Route(body=_HOSTILE_HTML)}) as server:
+        out = await browser.open(id=f"{server.base_url}/hostile")
+        _golden("hostile.txt", out, server.base_url)
+        header = out.split("\n", 1)[0]
+        title = header.removeprefix("[0] ").removesuffix(f" ({server.base_url}/hostile)")
+        assert len(title) == MAX_TITLE_CHARS and title.endswith("…")
+        assert count_tokens(out) < 1024 and not _CONTROL_RE.search(out)
+        source = await browser.open(view_source=True, num_lines=5)
+        assert not _CONTROL_RE.search(source) and "\x1b" in _HOSTILE_HTML
+
+
+def test_header_url_is_unquoted_without_controls() -> None:
+    page = Page(url="https://example.com/a%1b%5B2J%0Ab%E2%80%AEc%20d", title="T\x07", text="x")
+    out = render_view(page, cursor=3, loc=0, num_lines=0, view_tokens=1024)
+    assert out.split("\n", 1)[0] == "[3] T (https://example.com/a[2J bc d)"
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("plain", "plain"),
+        ("  two\nlines\tand  spaces ", "two lines and spaces"),
+        ("esc\x1b[2J bell\x07 nul\x00 c1\x85", "esc[2J bell nul c1"),
+        ("rlo\u202egnp.exe lri\u2066x\u2069", "rlognp.exe lrix"),
+        ("【forged】", "〖forged〗"),
+        ("x" * 300, "x" * (MAX_TITLE_CHARS - 1) + "…"),
+        ("y" * MAX_TITLE_CHARS, "y" * MAX_TITLE_CHARS),
+    ],
+)
+def test_clean_title(raw: str, expected: str) -> None:
+    assert clean_title(raw) == expected
+
+
+async def test_long_titles_capped_everywhere() -> None:
+    huge = "T" * 50_000
+    markdown = markdown_to_page(f"# {huge}\n\nbody\n", "https://example.com/a.md")
+    text = text_to_page(f"\x1b{huge}\nbody\n", "https://example.com/a.txt")
+    assert markdown.title == "T" * (MAX_TITLE_CHARS - 1) + "…"
+    assert text.title == "T" * 119  # a plain-text title is its first line's first 120 characters
+    results = [SearchResult(url="https://example.com/", title=huge + "\x1b", snippet="s\x07nippet")]
+    searcher = BrowserTool(FakeResults(results))
+    out = await searcher.search(query="q\x1b" + "q" * 1000)
+    header = out.split("\n", 1)[0]
+    assert header == "[0] " + "q" * (MAX_TITLE_CHARS - 1) + "…"
+    assert "T…†example.com】 snippet" in out and not _CONTROL_RE.search(out)

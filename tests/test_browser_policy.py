@@ -36,6 +36,16 @@ def _redirect(location: str, status: int = 302) -> Route:
         "fe80::1",
         "fc00::1",
         "fd00:ec2::254",
+        "::127.0.0.1",  # IPv4-compatible IPv6
+        "::a9fe:a9fe",
+        "::ffff:0:7f00:1",  # SIIT IPv4-translated
+        "64:ff9b::7f00:1",  # NAT64 well-known prefix -> 127.0.0.1
+        "64:ff9b::a9fe:a9fe",  # -> 169.254.169.254
+        "64:ff9b::a00:1",  # -> 10.0.0.1
+        "64:ff9b:1::5db8:d822",  # local-use NAT64: refused whatever it embeds
+        "64:ff9b:1:7f00:1::",
+        "2002:7f00:1::1",  # 6to4 of 127.0.0.1
+        "fec0::1",  # deprecated site-local
     ],
 )
 def test_default_policy_refuses_internal_addresses(address: str) -> None:
@@ -45,9 +55,13 @@ def test_default_policy_refuses_internal_addresses(address: str) -> None:
 def test_public_addresses_and_allowlist() -> None:
     assert UrlPolicy().address_allowed(ipaddress.ip_address("93.184.216.34"))
     assert UrlPolicy().address_allowed(ipaddress.ip_address("2606:4700::1111"))
+    # NAT64 of a public address is how an IPv6-only network (DNS64) reaches the IPv4 internet.
+    assert UrlPolicy().address_allowed(ipaddress.ip_address("64:ff9b::5db8:d822"))
     policy = UrlPolicy(allow=["127.0.0.1/32"])
     assert policy.address_allowed(ipaddress.ip_address("127.0.0.1"))
+    assert policy.address_allowed(ipaddress.ip_address("64:ff9b::7f00:1"))  # judged as 127.0.0.1
     assert not policy.address_allowed(ipaddress.ip_address("127.0.0.2"))
+    assert not policy.address_allowed(ipaddress.ip_address("::7f00:2"))
 
 
 async def test_direct_loopback_refused_before_any_request() -> None:
@@ -67,6 +81,9 @@ async def test_direct_loopback_refused_before_any_request() -> None:
         "http://127.1:9/",
         "http://[::1]:9/",
         "http://[::ffff:127.0.0.1]:9/",  # IPv4-mapped IPv6
+        "http://[::127.0.0.1]:9/",  # IPv4-compatible IPv6
+        "http://[64:ff9b::7f00:1]:9/",  # NAT64 of loopback
+        "http://[64:ff9b::a9fe:a9fe]/latest/meta-data/",  # NAT64 of the metadata address
         "http://169.254.169.254/latest/meta-data/",
         "ftp://example.com/file",
         "gopher://127.0.0.1:6379/_",

@@ -4,7 +4,8 @@ HTML is first rewritten with the standard library's tokenizer: each `<a href>` b
 `【id†anchor text】` (same domain) or `【id†anchor text†domain】`, images become `[Image n: alt]`,
 scripts, styles and math vanish and literal 【 】 become 〖 〗. html2text then turns the rewritten HTML
 into text (no wrapping, no Markdown escaping, no link or table syntax), and every page starts with a
-`URL: ...` line, as in the gpt-oss reference browser.
+`URL: ...` line, as in the gpt-oss reference browser. Every converter drops control characters and
+bidi overrides from the text (`replace_special_chars`) and caps the title (`clean_title`).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import re
 from html.parser import HTMLParser
 from urllib.parse import urljoin, urlparse
 
-from agentoss.tools.browser.page import Page, get_domain, replace_special_chars
+from agentoss.tools.browser.page import Page, clean_title, get_domain, replace_special_chars
 
 __all__ = ["html_to_page", "markdown_to_page", "pdf_to_page", "text_to_page"]
 
@@ -196,7 +197,8 @@ def _with_url(url: str, text: str) -> str:
 
 
 def _fallback_title(title: str | None, url: str) -> str:
-    return title.strip() if title and title.strip() else get_domain(url)
+    """The cleaned, capped title (`clean_title`), else the URL's domain."""
+    return clean_title(title or "") or clean_title(get_domain(url))
 
 
 def html_to_page(markup: str, url: str, title: str | None = None) -> Page:

@@ -5,6 +5,11 @@ A manifest records each file's size and modification time with its extracted tit
 when files change only the changed files are read and converted again; the BM25 matrix is then
 rebuilt from the manifest's texts (a fast step). Documents are addressed as
 `corpus://local/<relative path>`; `fetch` also accepts the bare relative path.
+
+Only regular files inside the directory are documents: a symlink is followed only when its target
+is a supported, non-hidden file inside the directory too; named pipes, sockets and devices are
+never opened, and files over `max_file_bytes` are skipped. Skipped files are listed in
+`CorpusStats.skipped` and logged.
 """
 
 from __future__ import annotations
@@ -12,26 +17,29 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import logging
 import os
 import re
 import shutil
+import stat
 import tempfile
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import quote, unquote
 
 from agentoss.tools.browser.backend import FetchError, SearchResult
 from agentoss.tools.browser.convert import html_to_page, markdown_to_page, pdf_to_page, text_to_page
-from agentoss.tools.browser.page import Page, strip_links
+from agentoss.tools.browser.page import Page, clean_title, strip_links
 
 from agentoss.vocab import cache_dir
 
-__all__ = ["CORPUS_PREFIX", "CorpusStats", "LocalCorpusBackend"]
+__all__ = ["CORPUS_PREFIX", "DEFAULT_MAX_FILE_BYTES", "CorpusStats", "LocalCorpusBackend"]
 
 CORPUS_PREFIX = "corpus://local/"
-_INDEX_VERSION = 1
+DEFAULT_MAX_FILE_BYTES = 32 * 1024 * 1024
+_INDEX_VERSION = 2  # 2: cleaned, capped titles and texts; regular files only
 _SUFFIXES = {
     ".html": "html",
     ".htm": "html",
@@ -44,6 +52,13 @@ _SUFFIXES = {
 }
 _SNIPPET_CHARS = 200
 _WORD_RE = re.compile(r"\w\w+")
+# Non-blocking so that a file swapped for a named pipe after the check cannot hang the open;
+# no-follow so that one swapped for a symlink is refused.
+_OPEN_FLAGS = (
+    os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
+)
+_UNSUPPORTED = "an unsupported file type"
+_log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -56,12 +71,34 @@ class CorpusStats:
     removed: int = 0
     loaded_from_disk: bool = False
     """True when nothing changed and the saved BM25 index was loaded instead of rebuilt."""
+    skipped: dict[str, str] = field(default_factory=dict)
+    """Files left out of the index (relative path -> why): special files, outside symlinks, too large."""
 
 
-def _convert(kind: str, path: Path, url: str) -> Page:
+class _NotADocument(Exception):
+    """A path that must not be indexed or opened; the message says why."""
+
+
+def _read_document(path: Path, max_bytes: int) -> bytes:
+    """The bytes of the regular file `path` (re-checked on the open descriptor), at most `max_bytes`."""
+    fd = os.open(path, _OPEN_FLAGS)
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(handle.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise _NotADocument("not a regular file")
+        if info.st_size > max_bytes:
+            raise _NotADocument(f"larger than {max_bytes} bytes ({info.st_size} bytes)")
+        data = handle.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise _NotADocument(f"larger than {max_bytes} bytes")
+    return data
+
+
+def _convert(kind: str, path: Path, url: str, max_bytes: int) -> Page:
+    data = _read_document(path, max_bytes)
     if kind == "pdf":
-        return pdf_to_page(path.read_bytes(), url)
-    text = path.read_text(encoding="utf-8", errors="replace")
+        return pdf_to_page(data, url)
+    text = data.decode("utf-8", errors="replace")
     if kind == "html":
         return html_to_page(text, url)
     if kind == "markdown":
@@ -73,7 +110,12 @@ class LocalCorpusBackend:
     """Search and open the files under `directory`; the index lives in `index_dir` (default: cache)."""
 
     def __init__(
-        self, directory: str | Path, *, index_dir: str | Path | None = None, source: str = "web"
+        self,
+        directory: str | Path,
+        *,
+        index_dir: str | Path | None = None,
+        source: str = "web",
+        max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
     ) -> None:
         self.directory = Path(directory).resolve()
         if not self.directory.is_dir():
@@ -83,6 +125,7 @@ class LocalCorpusBackend:
         digest = hashlib.sha256(str(self.directory).encode()).hexdigest()[:16]
         self.index_dir = Path(index_dir) if index_dir is not None else cache_dir() / "corpus-index" / digest
         self._source = source
+        self.max_file_bytes = max_file_bytes
         self.stats = CorpusStats()
         self._lock = threading.RLock()
         self._ready = False
@@ -97,17 +140,50 @@ class LocalCorpusBackend:
 
     # -- indexing -----------------------------------------------------------------------------------
 
-    def _scan(self) -> dict[str, tuple[int, int]]:
+    def _admit(self, path: Path) -> tuple[Path, os.stat_result]:
+        """The real path and status of the document at `path`; raises `_NotADocument` when it is none.
+
+        The path is resolved first, so a symlink (of the file or of a directory above it) counts by
+        its target: inside the corpus, not hidden, a supported type, a regular file, not too large.
+        """
+        try:
+            target = path.resolve(strict=True)
+        except (OSError, RuntimeError):
+            raise _NotADocument("missing, or a broken or looping symlink") from None
+        if not target.is_relative_to(self.directory):
+            raise _NotADocument("it resolves outside the corpus directory")
+        if any(part.startswith(".") for part in target.relative_to(self.directory).parts):
+            raise _NotADocument("it resolves to a hidden file")
+        try:
+            info = os.lstat(target)
+        except OSError as exc:
+            raise _NotADocument(f"cannot stat it: {exc.strerror or exc}") from None
+        if not stat.S_ISREG(info.st_mode):
+            raise _NotADocument("not a regular file")
+        if target.suffix.lower() not in _SUFFIXES:
+            raise _NotADocument(_UNSUPPORTED)
+        if info.st_size > self.max_file_bytes:
+            raise _NotADocument(f"larger than {self.max_file_bytes} bytes ({info.st_size} bytes)")
+        return target, info
+
+    def _scan(self) -> tuple[dict[str, tuple[int, int]], dict[str, str]]:
+        """Documents (relative path -> (mtime, size)) and skipped files (relative path -> why)."""
         found: dict[str, tuple[int, int]] = {}
-        for root, dirs, files in os.walk(self.directory):
+        skipped: dict[str, str] = {}
+        for root, dirs, files in os.walk(self.directory):  # symlinked directories are not entered
             dirs[:] = sorted(name for name in dirs if not name.startswith("."))
             for name in sorted(files):
                 path = Path(root) / name
                 if name.startswith(".") or path.suffix.lower() not in _SUFFIXES:
                     continue
-                stat = path.stat()
-                found[path.relative_to(self.directory).as_posix()] = (stat.st_mtime_ns, stat.st_size)
-        return found
+                rel = path.relative_to(self.directory).as_posix()
+                try:
+                    _, info = self._admit(path)
+                except _NotADocument as exc:
+                    skipped[rel] = str(exc)
+                    continue
+                found[rel] = (info.st_mtime_ns, info.st_size)
+        return found, skipped
 
     def _load_manifest(self) -> dict[str, Any]:
         try:
@@ -124,7 +200,7 @@ class LocalCorpusBackend:
 
         with self._lock:
             old = self._load_manifest()
-            current = self._scan()
+            current, skipped = self._scan()
             files: dict[str, Any] = {}
             converted = 0
             for rel, (mtime, size) in current.items():
@@ -132,15 +208,26 @@ class LocalCorpusBackend:
                 if entry is not None and entry.get("mtime_ns") == mtime and entry.get("size") == size:
                     files[rel] = entry
                     continue
-                kind = _SUFFIXES[Path(rel).suffix.lower()]
                 try:
-                    page = _convert(kind, self.directory / rel, self.url_for(rel))
+                    target, _ = self._admit(self.directory / rel)
+                    kind = _SUFFIXES[target.suffix.lower()]
+                    page = _convert(kind, target, self.url_for(rel), self.max_file_bytes)
                     title, text = page.title, page.text
+                except _NotADocument as exc:  # changed since the scan
+                    skipped[rel] = str(exc)
+                    continue
                 except Exception as exc:  # one unreadable file must not stop the index
-                    title, text = rel, f"(unreadable: {type(exc).__name__})"
+                    title, text = clean_title(rel), f"(unreadable: {type(exc).__name__})"
                 files[rel] = {"mtime_ns": mtime, "size": size, "title": title, "text": text}
                 converted += 1
-            removed = len(set(old) - set(current))
+            removed = len(set(old) - set(files))
+            if skipped:
+                _log.warning(
+                    "browser corpus %s: skipped %d file(s): %s",
+                    self.directory,
+                    len(skipped),
+                    "; ".join(f"{rel} ({why})" for rel, why in list(skipped.items())[:10]),
+                )
             self._paths = list(files)
             self._titles = [files[rel]["title"] for rel in self._paths]
             self._texts = [files[rel]["text"] for rel in self._paths]
@@ -154,7 +241,11 @@ class LocalCorpusBackend:
                 self._retriever = self._fit(bm25s)
                 self._save(files)
             self.stats = CorpusStats(
-                documents=len(self._paths), converted=converted, removed=removed, loaded_from_disk=unchanged
+                documents=len(self._paths),
+                converted=converted,
+                removed=removed,
+                loaded_from_disk=unchanged,
+                skipped=skipped,
             )
             self._ready = True
             return self.stats
@@ -234,20 +325,25 @@ class LocalCorpusBackend:
             raise FetchError(f"`{url}` is not a document of this corpus (it has no web access)")
         if any(part.startswith(".") for part in PurePosixPath(rel).parts if part != ".."):
             raise FetchError(f"`{rel}` is not a document of this corpus")
-        path = (self.directory / PurePosixPath(rel)).resolve()
-        if not path.is_relative_to(self.directory) or not path.is_file():
-            raise FetchError(f"`{rel}` is not a document of this corpus")
-        if path.suffix.lower() not in _SUFFIXES:
-            raise FetchError(f"`{rel}` has an unsupported file type")
+        try:
+            path, _ = self._admit(self.directory / PurePosixPath(rel))
+        except _NotADocument as exc:
+            if str(exc) == _UNSUPPORTED:
+                raise FetchError(f"`{rel}` has an unsupported file type") from None
+            if str(exc).startswith("larger than"):
+                raise FetchError(f"`{rel}` is too large to open: {exc}") from None
+            raise FetchError(f"`{rel}` is not a document of this corpus") from None
         return path.relative_to(self.directory).as_posix(), path
 
     async def fetch(self, url: str) -> Page:
         rel, path = self._resolve(url)
         kind = _SUFFIXES[path.suffix.lower()]
         try:
-            return await asyncio.to_thread(_convert, kind, path, self.url_for(rel))
+            return await asyncio.to_thread(_convert, kind, path, self.url_for(rel), self.max_file_bytes)
         except ImportError:
             raise FetchError("cannot show PDF: install pypdf (pip install 'agentoss[browser]')") from None
+        except _NotADocument as exc:
+            raise FetchError(f"`{rel}` is not a document of this corpus ({exc})") from None
         except (OSError, ValueError) as exc:
             raise FetchError(f"cannot read `{rel}`: {exc}") from None
 

@@ -18,7 +18,7 @@ from urllib.parse import quote, unquote
 
 from agentoss.tools.browser.backend import SearchResult
 from agentoss.tools.browser.convert import html_to_page
-from agentoss.tools.browser.page import Page, replace_special_chars, strip_links
+from agentoss.tools.browser.page import Page, clean_title, replace_special_chars, strip_links
 
 from agentoss.harmony.encoding import decode, encode
 from agentoss.runtime.tool import ToolError
@@ -74,8 +74,9 @@ def render_view(page: Page, cursor: int, loc: int, num_lines: int, view_tokens: 
         raise ToolError(f"Invalid location parameter: `{loc}`. Cannot exceed page maximum of {total - 1}.")
     end = view_end(lines, loc, num_lines, view_tokens)
     body = "\n".join(f"L{index}: {lines[index]}" for index in range(loc, end))
-    header = page.title
-    shown_url = _truncate(unquote(page.url))
+    header = clean_title(page.title)
+    # Unquoting could bring back controls or a line break (%1B, %0A) the header must not carry.
+    shown_url = _truncate(" ".join(replace_special_chars(unquote(page.url)).split()))
     if shown_url:
         header += f" ({shown_url})"
     return f"[{cursor}] {header}\n**viewing lines [{loc} - {end - 1}] of {total - 1}**\n\n{body}"
@@ -86,7 +87,7 @@ def search_results_page(query: str, results: Sequence[SearchResult]) -> Page:
     from html import escape
 
     items = "".join(
-        f"<li><a href='{escape(result.url)}'>{escape(result.title or result.url)}</a> "
+        f"<li><a href='{escape(result.url)}'>{escape(clean_title(result.title or result.url))}</a> "
         f"{escape(' '.join(result.snippet.split()))}</li>"
         for result in results
     )

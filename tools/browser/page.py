@@ -16,9 +16,11 @@ from typing import Literal
 from urllib.parse import urlparse
 
 __all__ = [
+    "MAX_TITLE_CHARS",
     "WRAP_WIDTH",
     "Page",
     "PageKind",
+    "clean_title",
     "get_domain",
     "replace_special_chars",
     "strip_links",
@@ -28,9 +30,16 @@ __all__ = [
 WRAP_WIDTH = 80
 PageKind = Literal["page", "search", "find", "source"]
 
+MAX_TITLE_CHARS = 200
+"""Longest title shown; a longer one is cut and ends with `…`."""
+
 # The model reads 【】 as link / citation brackets, so literal ones in page text must not look alike.
-_SPECIAL = {"【": "〖", "】": "〗", "◼": "◾", "\u200b": ""}
-_SPECIAL_RE = re.compile("|".join(map(re.escape, _SPECIAL)))
+_SPECIAL = {"【": "〖", "】": "〗", "◼": "◾", "\u200b": "", "\r\n": "\n", "\r": "\n"}
+# Control characters (C0 but tab and newline, DEL, C1) and the bidi embedding / override / isolate
+# characters: terminal escapes and text reordering that a page could aim at the model or a log.
+_CONTROLS = "\x00-\x08\x0b-\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069"
+_SPECIAL_RE = re.compile("|".join(map(re.escape, _SPECIAL)) + f"|[{_CONTROLS}]+")
+_WHITESPACE_RE = re.compile(r"\s+")
 
 _PARTIAL_INITIAL_LINK = re.compile(r"^[^【】]*】")
 _PARTIAL_FINAL_LINK = re.compile(r"【\d*(?:†(?P<content>[^†】]*)(?:†[^†】]*)?)?$")
@@ -38,8 +47,21 @@ _LINK = re.compile(r"【\d+†(?P<content>[^†】]+)(?:†[^†】]+)?】")
 
 
 def replace_special_chars(text: str) -> str:
-    """Turn literal 【 】 into 〖 〗 (and drop zero-width spaces) so page text never forges a link."""
-    return _SPECIAL_RE.sub(lambda match: _SPECIAL[match.group()], text)
+    """Turn literal 【 】 into 〖 〗 so page text never forges a link; drop controls and bidi overrides.
+
+    Zero-width spaces, control characters other than tab and newline, and the bidi embedding,
+    override and isolate characters are removed; CR LF and lone CR become LF.
+    """
+    return _SPECIAL_RE.sub(lambda match: _SPECIAL.get(match.group(), ""), text)
+
+
+def clean_title(title: str, limit: int = MAX_TITLE_CHARS) -> str:
+    """A title fit for the one-line header: special characters replaced, whitespace collapsed, capped.
+
+    A title longer than `limit` characters is cut at `limit - 1` and ends with `…`.
+    """
+    title = _WHITESPACE_RE.sub(" ", replace_special_chars(title)).strip()
+    return title if len(title) <= limit else title[: limit - 1].rstrip() + "…"
 
 
 def get_domain(url: str) -> str:

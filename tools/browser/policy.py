@@ -6,7 +6,9 @@ filtered, so a rebinding name cannot win a race). The check runs again at connec
 connection httpx opens (`GuardedNetworkBackend`), which covers every redirect hop, and the connection
 goes to the address that was vetted, so a second DNS answer is never used.
 
-Allowed by default: globally routable unicast addresses only. `allow` opts specific networks in
+Allowed by default: globally routable unicast addresses only. An IPv6 address that embeds an IPv4
+address (IPv4-mapped, IPv4-compatible, SIIT, 6to4, NAT64 `64:ff9b::/96`) is judged by that IPv4
+address; local-use NAT64 (`64:ff9b:1::/48`) is refused. `allow` opts specific networks in
 (tests use `UrlPolicy(allow=["127.0.0.1/32"])` for their loopback server).
 """
 
@@ -30,17 +32,38 @@ IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 # Cloud metadata endpoints outside the ranges `is_global` already excludes.
 _METADATA = (ipaddress.ip_network("100.100.100.200/32"), ipaddress.ip_network("fd00:ec2::254/128"))
 
+# Not globally reachable (IANA special-purpose registry) though Python 3.11's `is_global` says they
+# are. Local-use NAT64 (RFC 8215) is refused whole: the operator picks its prefix length, so where
+# the IPv4 address sits inside it (RFC 6052) cannot be known from the address alone.
+_NOT_GLOBAL = (
+    ipaddress.ip_network("64:ff9b:1::/48"),
+    ipaddress.ip_network("fec0::/10"),
+    ipaddress.ip_network("3fff::/20"),
+)
+
+# IPv6 forms that carry an IPv4 address in their last 32 bits (and reach it, through a translator
+# or an automatic tunnel): IPv4-compatible (RFC 4291, deprecated), SIIT IPv4-translated (RFC 2765)
+# and the well-known NAT64 prefix (RFC 6052). IPv4-mapped and 6to4 have `ipaddress` properties.
+_EMBEDDING_V4 = (
+    ipaddress.ip_network("::/96"),
+    ipaddress.ip_network("::ffff:0:0:0/96"),
+    ipaddress.ip_network("64:ff9b::/96"),
+)
+
 
 class UrlRefused(FetchError):
     """The URL policy refused a URL or the address it resolves to."""
 
 
 def _unmapped(address: IPAddress) -> IPAddress:
+    """The IPv4 address an IPv6 address stands for (judged instead of it), else `address` itself."""
     if isinstance(address, ipaddress.IPv6Address):
         if address.ipv4_mapped is not None:
             return address.ipv4_mapped
         if address.sixtofour is not None:
             return address.sixtofour
+        if any(address in network for network in _EMBEDDING_V4):
+            return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
     return address
 
 
@@ -64,7 +87,7 @@ class UrlPolicy:
         plain = _unmapped(address)
         if any(plain in network or address in network for network in self._networks):
             return True
-        if any(plain in network for network in _METADATA):
+        if any(plain in network for network in _METADATA + _NOT_GLOBAL):
             return False
         return plain.is_global and not plain.is_multicast
 
