@@ -15,8 +15,11 @@ import copy
 import importlib
 import inspect
 import json
+import keyword
+import math
 import threading
 import uuid
+from collections.abc import Collection
 from typing import Any, Literal
 
 from agentoss.evals.bfcl_data import load_checkers, multi_turn_docs, to_json_schema
@@ -27,7 +30,15 @@ from agentoss.evals.transcript import attempt_from_results
 
 from agentoss.errors import EvalError
 
-__all__ = ["MULTI_TURN_INSTRUCTIONS", "plan_multi_turn", "score_multi_turn", "solve_multi_turn"]
+__all__ = [
+    "MULTI_TURN_INSTRUCTIONS",
+    "REJECTED_CALL",
+    "call_string",
+    "is_safe_call",
+    "plan_multi_turn",
+    "score_multi_turn",
+    "solve_multi_turn",
+]
 
 MULTI_TURN_INSTRUCTIONS = (
     "You operate the systems described by your functions on the user's behalf. In each turn, make the "
@@ -75,9 +86,52 @@ def user_turns(entry: dict[str, Any]) -> list[str]:
     ]
 
 
-def call_string(name: str, arguments: dict[str, Any]) -> str:
-    """A call as BFCL writes decoded calls: `name(k=repr(v),...)`."""
+REJECTED_CALL = "__agentoss_rejected_call__()"
+"""Recorded instead of a call that cannot be written safely: BFCL's checker evals call strings on the
+host, so nothing the model chose may reach them except JSON values written with `repr`. This fixed
+string names nothing in the checker's namespace, so it fails there (an execution error, no state
+change), as a call with a bad parameter name fails in BFCL's own pipeline."""
+_MAX_DEPTH = 64
+
+
+def _is_plain_json(value: Any, depth: int = 0) -> bool:
+    """JSON-decoded data only (exact types), whose `repr` is a Python literal that evaluates to itself."""
+    if depth > _MAX_DEPTH:
+        return False
+    kind = type(value)
+    if value is None or kind in (bool, int, str):
+        return True
+    if kind is float:
+        return math.isfinite(value)  # repr(inf) is `inf`, a name, not a literal
+    if kind is list:
+        return all(_is_plain_json(item, depth + 1) for item in value)
+    if kind is dict:
+        return all(type(k) is str and _is_plain_json(v, depth + 1) for k, v in value.items())
+    return False
+
+
+def call_string(name: str, arguments: dict[str, Any], parameters: Collection[str] | None = None) -> str:
+    """A call as BFCL writes decoded calls, `name(k=repr(v),...)`, or `REJECTED_CALL` when unsafe.
+
+    The name must be an identifier; every key an identifier, not a keyword, and (when `parameters`
+    is given) a declared parameter of the function; every value plain JSON data. Anything else is
+    recorded as `REJECTED_CALL`, so no text the model wrote is ever evaluated by the checker.
+    """
+    if not name.isidentifier() or keyword.iskeyword(name) or type(arguments) is not dict:
+        return REJECTED_CALL
+    for key, value in arguments.items():
+        if type(key) is not str or not key.isidentifier() or keyword.iskeyword(key):
+            return REJECTED_CALL
+        if parameters is not None and key not in parameters:
+            return REJECTED_CALL
+        if not _is_plain_json(value):
+            return REJECTED_CALL
     return f"{name}({','.join(f'{key}={value!r}' for key, value in arguments.items())})"
+
+
+def _declared_parameters(doc: dict[str, Any]) -> frozenset[str]:
+    properties = (doc.get("parameters") or {}).get("properties") or {}
+    return frozenset(properties) if isinstance(properties, dict) else frozenset()
 
 
 def _execute(instances: dict[str, Any], name: str, arguments: dict[str, Any]) -> str:
@@ -110,9 +164,10 @@ async def solve_multi_turn(sample: Sample, env: SampleEnv) -> Attempt:
 
     def make_tool(doc: dict[str, Any]) -> Any:
         name = doc["name"]
+        parameters = _declared_parameters(doc)
 
         def handler(arguments: dict[str, Any]) -> str:
-            decoded[-1].append([call_string(name, arguments)])
+            decoded[-1].append([call_string(name, arguments, parameters)])
             return _execute(instances, name, arguments)
 
         return callback_tool(name, doc.get("description", ""), to_json_schema(doc["parameters"]), handler)
@@ -136,6 +191,11 @@ async def solve_multi_turn(sample: Sample, env: SampleEnv) -> Attempt:
 
 
 def _check(sample: Sample, decoded: list[list[list[str]]]) -> dict[str, Any]:
+    # Whatever produced the calls, only literal-argument calls reach BFCL's eval on the host.
+    decoded = [
+        [[text if is_safe_call(text) else REJECTED_CALL for text in step] for step in turn]
+        for turn in decoded
+    ]
     checkers = load_checkers()
     model_name = f"agentoss_{uuid.uuid4().hex[:12]}"
     category = sample.input["id"].rsplit("_", 1)[0]
@@ -148,6 +208,26 @@ def _check(sample: Sample, decoded: list[list[list[str]]]) -> dict[str, Any]:
             table = vars(checkers.multi_turn_utils)
             for name in [n for n in table if n.startswith(model_name)]:
                 del table[name]
+
+
+def is_safe_call(text: Any) -> bool:
+    """True for `name(key=<literal>, ...)` only: what `call_string` writes and BFCL may eval on the host."""
+    if type(text) is not str:
+        return False
+    try:
+        node = ast.parse(text, mode="eval").body
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return False
+    if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Name) or node.args:
+        return False
+    for kw in node.keywords:
+        if kw.arg is None:
+            return False
+        try:
+            ast.literal_eval(kw.value)
+        except (ValueError, TypeError, SyntaxError, RecursionError, MemoryError):
+            return False
+    return True
 
 
 async def score_multi_turn(sample: Sample, attempt: Attempt) -> Score:

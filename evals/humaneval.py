@@ -1,7 +1,9 @@
 """HumanEval: the model may use python while working; its final code is tested in a sandbox.
 
-The final message's last fenced python block is the candidate. It runs with the problem's own
-`check` function in a fresh sandbox (never on the host), and passes when `check` returns.
+The final message's last fenced python block is the candidate. It is graded in a fresh sandbox
+(never on the host) by `agentoss.evals.humaneval_judge`: the problem's own `check` runs in a judge
+process, the candidate in a separate process, and the sample passes only when the judge prints the
+pass line carrying a nonce made fresh for this grading, which the candidate never sees.
 """
 
 from __future__ import annotations
@@ -12,18 +14,18 @@ from typing import Any, Literal
 
 from agentoss.evals.answers import extract_code
 from agentoss.evals.core import Attempt, RunSpec, Sample, SampleEnv, Score, Scorer
+from agentoss.evals.humaneval_judge import grading_cell, new_nonce, passed
 from agentoss.evals.oracle import Call, Final, Plan
 from agentoss.evals.transcript import attempt_from_results
 
 from agentoss.errors import EvalError
 
-__all__ = ["HUMANEVAL_INSTRUCTIONS", "HumanEvalScorer", "HumanEvalTask", "test_program"]
+__all__ = ["HUMANEVAL_INSTRUCTIONS", "HumanEvalScorer", "HumanEvalTask", "candidate_code"]
 
 HUMANEVAL_INSTRUCTIONS = (
     "Complete the Python function the user gives you. You may use the python tool to try your code. "
     "In your final answer, give the complete function (with any imports it needs) in one ```python block."
 )
-PASS_MARK = "__AGENTOSS_HUMANEVAL_PASSED__"
 TEST_TIMEOUT_S = 30.0
 
 
@@ -36,24 +38,25 @@ def _problems() -> dict[str, dict[str, Any]]:
     return dict(read_problems())
 
 
-def test_program(problem: dict[str, Any], code: str) -> str:
-    """The program run in the sandbox: candidate, the problem's tests, `check(entry_point)`, a pass mark."""
-    entry_point = problem["entry_point"]
-    if f"def {entry_point}" not in code:
-        code = problem["prompt"] + code  # the model answered with the body only
-    return f"{code}\n\n{problem['test']}\n\ncheck({entry_point})\nprint({PASS_MARK!r})\n"
+def candidate_code(problem: dict[str, Any], code: str) -> str:
+    """The candidate as a module: the prompt is prepended when the model answered with the body only."""
+    if f"def {problem['entry_point']}" not in code:
+        return problem["prompt"] + code
+    return code
 
 
 class HumanEvalScorer:
-    """Runs the candidate with the problem's `check` in a fresh sandbox; passes when `check` returns."""
+    """Grades the candidate with the problem's `check` in a fresh sandbox (see `humaneval_judge`)."""
 
     async def __call__(self, sample: Sample, attempt: Attempt, env: SampleEnv) -> Score:
         problem = _problems()[sample.id]
-        ok, output = await env.execute(
-            test_program(problem, str(attempt.prediction or "")), timeout_s=TEST_TIMEOUT_S
+        nonce = new_nonce()
+        cell = grading_cell(
+            problem, candidate_code(problem, str(attempt.prediction or "")), nonce, TEST_TIMEOUT_S
         )
-        passed = ok and PASS_MARK in output
-        return Score(1.0 if passed else 0.0, "" if passed else output[-2000:])
+        ok, output = await env.execute(cell, timeout_s=TEST_TIMEOUT_S + 30.0)
+        success = ok and passed(output, nonce)
+        return Score(1.0 if success else 0.0, "" if success else output.replace(nonce, "<nonce>")[-2000:])
 
 
 class HumanEvalTask:

@@ -57,7 +57,11 @@ class EvalConfig(BaseModel):
     seed: int = 0
     """Base seed; each (sample, epoch) derives its own (result-changing)."""
     model: str = "gpt-oss"
-    """What is being measured, as a label (result-changing: another model is another config)."""
+    """What is being measured (result-changing: another model is another config). The CLI sets it to
+    --model, else the model id the servers report at /v1/models, so a resumed run never mixes two
+    models' results."""
+    servers: list[str] = Field(default_factory=list)
+    """Base URLs of the model servers, for the manifest only (replicas may change between resumes)."""
 
     def hash_for(self, task: Task, effort: str) -> str:
         return config_hash(
@@ -174,13 +178,28 @@ class _Env:
         self._closers.clear()
 
 
+# The loop reports a completion the server ended with finish reason `error` / `abort` as a plain
+# `RunError` (stop_reason "error", no cause), distinguishable only by this message prefix.
+_BACKEND_FINISH_PREFIX = "the backend ended the completion with "
+_BACKEND_STOP_REASONS = frozenset({"backend_error", "abort"})
+
+
 def _is_backend_failure(exc: BaseException) -> bool:
-    """A model-server failure (worth a retry), possibly wrapped by the loop's `RunError`."""
+    """A model-server failure (worth a retry), possibly wrapped by the loop's `RunError`.
+
+    Decided by type first: a `BackendError` anywhere in the cause chain, or a `RunError` whose
+    `stop_reason` names the backend. Only the loop's own finish-reason error, which carries neither,
+    is recognised by its fixed message prefix (never by text found elsewhere in a message).
+    """
     seen: BaseException | None = exc
-    while seen is not None:
+    for _ in range(32):  # cause chains are short; never loop on a cycle
+        if seen is None:
+            return False
         if isinstance(seen, BackendError):
             return True
-        if isinstance(seen, RunError) and "the backend ended the completion" in str(seen):
+        if isinstance(seen, RunError) and (
+            seen.stop_reason in _BACKEND_STOP_REASONS or str(seen).startswith(_BACKEND_FINISH_PREFIX)
+        ):
             return True
         seen = seen.__cause__
     return False

@@ -12,7 +12,7 @@ from agentoss.evals.answers import extract_boxed, extract_code, extract_final_an
 from agentoss.evals.humaneval import HumanEvalTask
 from agentoss.evals.math_tasks import AimeTask, MathTask
 from agentoss.sandboxes.fake import FakeSandbox
-from eval_fixtures import run_oracle
+from eval_fixtures import SubprocessSandbox, run_oracle
 
 
 @pytest.mark.parametrize("mode", ["oracle", "wrong"])
@@ -60,7 +60,8 @@ async def test_humaneval_reference_passes_and_broken_fails(tmp_path: Path, mode:
     task = HumanEvalTask()
     samples = task.samples(limit=5)
     assert len(task.samples()) == 164
-    run, records, _ = await run_oracle(task, samples, tmp_path, mode, sandbox_factory=FakeSandbox)
+    # The grading cell starts processes: a subprocess sandbox, not the in-process FakeSandbox.
+    run, records, _ = await run_oracle(task, samples, tmp_path, mode, sandbox_factory=SubprocessSandbox)
     assert run.errors == 0
     assert {r["correct"] for r in records} == {mode == "oracle"}
 

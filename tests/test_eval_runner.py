@@ -191,3 +191,23 @@ async def test_a_partial_last_line_is_ignored_and_fenced_off(tmp_path: Path) -> 
     await store.append({**record, "sample_id": "b"}, [{"role": "user", "content": "hi"}])
     assert set(store.records()) == {("t", "a", 0, "c"), ("t", "b", 0, "c")}
     assert store.transcripts()[("t", "b", 0, "c")] == [{"role": "user", "content": "hi"}]
+
+
+def test_backend_failures_are_recognised_by_type_not_by_text_inside_a_message() -> None:
+    from agentoss.evals.runner import _is_backend_failure
+
+    from agentoss.errors import BackendUnavailableError, RunError
+    from agentoss.runtime.tool import ToolError
+
+    def wrapped(inner: BaseException) -> RunError:
+        try:
+            raise RunError(str(inner), stop_reason="error") from inner
+        except RunError as outer:
+            return outer
+
+    assert _is_backend_failure(wrapped(BackendUnavailableError("connection refused")))
+    assert _is_backend_failure(RunError("the backend ended the completion with error: overloaded"))
+    assert _is_backend_failure(RunError("cut", stop_reason="backend_error"))
+    quoted = RunError("tool said: 'the backend ended the completion with error' (not a backend failure)")
+    assert not _is_backend_failure(wrapped(ToolError(str(quoted))))
+    assert not _is_backend_failure(quoted)

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import select
+import subprocess
+import sys
 from pathlib import Path
 
 from agentoss.evals import EvalConfig, OracleScript, ResultStore, run_eval
@@ -44,3 +48,50 @@ async def test_a_server_that_keeps_failing_is_retried_then_reported(tmp_path: Pa
     records = list(ResultStore(tmp_path).records().values())
     assert run.lost == 0 and run.errors == 2 and run.retries == 4
     assert all(r["status"] == "error" and r["tries"] == 3 and "503" in r["error"] for r in records)
+
+
+def _start_fake_vllm(script: Path, model: str) -> tuple[subprocess.Popen[str], str]:
+    command = [sys.executable, "-m", "agentoss.testing.fake_vllm", "--port", "0", "--script", str(script)]
+    proc = subprocess.Popen(
+        [*command, "--model", model],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    ready, _, _ = select.select([proc.stdout], [], [], 60)
+    line = proc.stdout.readline() if ready else ""
+    if not line.startswith("READY "):
+        proc.kill()
+        raise AssertionError(f"fake vLLM server did not start: {line!r}")
+    return proc, line.split()[1]
+
+
+def test_resume_into_the_same_directory_never_mixes_two_served_models(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from agentoss.cli.eval import command
+
+    task = BFCLTask()
+    samples = task.samples(["simple"], limit=2)
+    script = tmp_path / "rules.json"
+    script.write_text(json.dumps(OracleScript(task, samples).to_rules()))
+    servers = [_start_fake_vllm(script, model) for model in ("org/model-a", "org/model-b")]
+    try:
+        out = str(tmp_path / "out")
+        args = ["run", "bfcl", "--categories", "simple", "--limit", "2", "--no-report", "--out", out]
+        runner = CliRunner()
+        first = runner.invoke(command, [*args, "--base-url", servers[0][1]])
+        second = runner.invoke(command, [*args, "--base-url", servers[1][1]])
+        again = runner.invoke(command, [*args, "--base-url", servers[0][1]])
+    finally:
+        for proc, _ in servers:
+            proc.kill()
+            proc.wait(timeout=30)
+    assert first.exit_code == 0, first.output
+    assert second.exit_code == 0 and "resuming" not in second.output, second.output
+    assert again.exit_code == 0 and "resuming: 2 of 2" in again.output, again.output
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    models = {config["model"] for config in manifest["configs"].values()}
+    assert models == {"org/model-a", "org/model-b"}
+    records = list(ResultStore(tmp_path / "out").records().values())
+    assert len(records) == 4 and len({r["config"] for r in records}) == 2

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -83,6 +84,60 @@ def _build_backend(
     return cls(Script.load(script))
 
 
+async def _served_models(urls: tuple[str, ...], api_key: str | None) -> list[str | None]:
+    """The model id each server reports at `/v1/models` (None where it does not answer in time)."""
+    import httpx
+
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+
+    async def one(client: httpx.AsyncClient, url: str) -> str | None:
+        base = url.rstrip("/").removesuffix("/v1")
+        try:
+            response = await client.get(f"{base}/v1/models")
+            response.raise_for_status()
+            data = response.json()["data"]
+            return str(data[0]["id"]) if data else None
+        except (httpx.HTTPError, ValueError, KeyError, IndexError, TypeError):
+            return None
+
+    async with httpx.AsyncClient(timeout=httpx.Timeout(10.0), headers=headers) as client:
+        return list(await asyncio.gather(*(one(client, url) for url in urls)))
+
+
+async def _model_label(options: dict[str, Any]) -> str:
+    """What is measured, for the config hash: another model must never resume into these results.
+
+    --model when given; otherwise what the servers serve (`/v1/models`), the script's or checkpoint's
+    identity, or (when a server does not say) the backend and its URLs.
+    """
+    if options["oracle"]:
+        return f"oracle-{options['oracle']}"
+    kind, urls = options["backend"], tuple(options["base_urls"])
+    if options["model"]:
+        return str(options["model"])
+    if kind == "scripted" and options["script"]:
+        import hashlib
+
+        data = await asyncio.to_thread(Path(options["script"]).read_bytes)
+        digest = hashlib.sha256(data).hexdigest()[:12]
+        return f"scripted:{digest}"
+    if kind == "torch" and options["checkpoint"]:
+        return f"torch:{await asyncio.to_thread(os.path.abspath, options['checkpoint'])}"
+    if kind == "ollama":
+        return "gpt-oss:20b"  # OllamaBackend's default model
+    if kind in ("vllm", "llamacpp") and urls:
+        served = {m for m in await _served_models(urls, options["api_key"]) if m is not None}
+        if len(served) > 1:
+            raise click.UsageError(
+                f"the --base-url servers serve different models ({', '.join(sorted(served))}): "
+                "evaluate one model per run, or pick one with --model"
+            )
+        if served:
+            return served.pop()
+        return f"{kind}@{','.join(sorted(urls))}"
+    return str(kind)
+
+
 @command.command("run")
 @click.argument("bench")
 @click.option("--limit", type=click.IntRange(min=1), help="Samples per category.")
@@ -118,7 +173,9 @@ def _build_backend(
     "--backend", type=click.Choice(BACKENDS), envvar="AGENTOSS_BACKEND", default="vllm", show_default=True
 )
 @click.option(
-    "--model", envvar="AGENTOSS_MODEL", help="Model name sent to the server; also labels the results."
+    "--model",
+    envvar="AGENTOSS_MODEL",
+    help="Model name sent to the server; labels the results (default: the id the server reports).",
 )
 @click.option("--api-key", envvar="AGENTOSS_API_KEY")
 @click.option("--checkpoint", envvar="AGENTOSS_CHECKPOINT", type=click.Path(file_okay=False))
@@ -187,9 +244,8 @@ async def _run(bench: str, options: dict[str, Any]) -> int:
         max_output_tokens_per_call=options["max_tokens"],
         temperature=options["temperature"],
         seed=options["seed"],
-        model=(
-            f"oracle-{options['oracle']}" if options["oracle"] else options["model"] or options["backend"]
-        ),
+        model=await _model_label(options),
+        servers=list(options["base_urls"]),
     )
     samples = await asyncio.to_thread(task.samples, config.categories, config.limit)
     if options["oracle"]:
