@@ -134,7 +134,7 @@ def test_engine_package_imports_without_torch() -> None:
 def test_public_names_exist_and_are_documented() -> None:
     import agentoss.engine as engine_package
 
-    readme = (Path(__file__).parent.parent / "docs" / "readme" / "engine.md").read_text()
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
     for name in engine_package.__all__:
         assert getattr(engine_package, name) is not None
         assert f"`{name}" in readme, f"{name} is public but not in the README"

@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_public_names_match_the_readme() -> None:
-    text = (ROOT / "docs/readme/evals.md").read_text()
+    text = (ROOT / "README.md").read_text()
     section = text.split("Public names of `agentoss.evals`:", 1)[1].split("A new benchmark", 1)[0]
     documented = set(re.findall(r"`(\w+)`", section))
     assert documented == set(agentoss.evals.__all__)
