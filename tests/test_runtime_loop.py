@@ -109,7 +109,7 @@ async def test_tool_timeout_is_shown_to_the_model() -> None:
     )
     result = await agent.run("go")
     assert result.stop_reason == "final"
-    assert result.tool_calls[0].output == "Tool call timed out after 0.05 seconds."
+    assert result.tool_calls[0].output == "Tool call timed out after 0.05 s."
 
 
 async def test_aliases_reach_builtins_and_functions() -> None:

@@ -6,7 +6,6 @@ so far in the conversation (links and footnotes, as `agentoss run` draws them).
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from typing import Any
 
@@ -16,12 +15,14 @@ from agentoss.cli.execution import (
     EXIT_CANCELLED,
     EXIT_USAGE,
     citation_resolver,
+    run_main,
     run_turn,
     stop_line,
     terminal_approver,
 )
 from agentoss.cli.options import NO_BACKEND_HELP, AgentOptions, agent_options, backend_configured
 from agentoss.errors import AgentossError, ConfigurationError
+from agentoss.runtime.threads import run_blocking
 
 __all__ = ["command"]
 
@@ -36,11 +37,7 @@ def command(**kwargs: Any) -> None:
     if not backend_configured(options):
         click.echo(NO_BACKEND_HELP, err=True, nl=False)
         sys.exit(EXIT_USAGE)
-    try:
-        code = asyncio.run(_chat(options))
-    except KeyboardInterrupt:
-        code = EXIT_CANCELLED
-    sys.exit(code)
+    sys.exit(run_main(_chat(options)))
 
 
 async def _chat(options: AgentOptions) -> int:
@@ -65,7 +62,7 @@ async def _chat(options: AgentOptions) -> int:
     console.print("[dim]agentoss chat: /exit to quit[/dim]")
     try:
         while True:
-            text = await asyncio.to_thread(_read_line)
+            text = await run_blocking(_read_line)  # a daemon thread: Ctrl-C never waits on stdin
             if text is None or text.strip() in _QUIT:
                 return 0
             if not text.strip():

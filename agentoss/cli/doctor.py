@@ -17,6 +17,8 @@ from typing import Any, Literal
 
 import click
 
+from agentoss.runtime.threads import run_blocking
+
 __all__ = ["Check", "command", "run_checks"]
 
 Status = Literal["ok", "warn", "fail"]
@@ -66,7 +68,7 @@ async def run_checks(base_url: str | None, api_key: str | None = None) -> list[C
 async def _threaded(check: Callable[[], Check]) -> Check:
     name = check.__name__.lstrip("_")
     try:
-        return await asyncio.wait_for(asyncio.to_thread(check), timeout=_TIMEOUT_S * 4)
+        return await asyncio.wait_for(run_blocking(check), timeout=_TIMEOUT_S * 4)
     except TimeoutError:
         return Check(name, "warn", "the check did not finish in time")
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -21,12 +21,14 @@ from agentoss.errors import RunError
 from agentoss.events import RunFinished
 from agentoss.runtime.agent import Session
 from agentoss.runtime.result import RunResult
+from agentoss.runtime.threads import run_blocking, shutdown_blocking_executor
 from agentoss.runtime.tool import ToolCall
 
 if TYPE_CHECKING:
     from agentoss.tools.browser import CitedText
 
 __all__ = [
+    "CANCELLED_BEFORE_RUN",
     "EXIT_CANCELLED",
     "EXIT_NO_FINAL",
     "EXIT_OK",
@@ -34,6 +36,7 @@ __all__ = [
     "TurnOutcome",
     "citation_resolver",
     "citations_json",
+    "run_main",
     "run_turn",
     "stop_line",
     "terminal_approver",
@@ -43,6 +46,25 @@ EXIT_OK = 0
 EXIT_NO_FINAL = 1
 EXIT_USAGE = 2
 EXIT_CANCELLED = 130
+
+CANCELLED_BEFORE_RUN = "agentoss: cancelled before the run started"
+
+
+def run_main(main: Coroutine[Any, Any, int]) -> int:
+    """Run a command's coroutine on a fresh event loop; Ctrl-C that escapes it maps to exit 130.
+
+    Tools, approval hooks and terminal prompts run on the runtime's daemon threads, never on the
+    loop's default executor, so closing the loop (which joins that executor without a timeout on
+    Python 3.11) never waits for a sync tool left running past its timeout: the process exits.
+    """
+    try:
+        with asyncio.Runner() as runner:
+            try:
+                return runner.run(main)
+            finally:
+                shutdown_blocking_executor()
+    except KeyboardInterrupt:
+        return EXIT_CANCELLED
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +103,10 @@ async def run_turn(session: Session, text: str, display: RunDisplay | None) -> T
 
 def stop_line(result: RunResult) -> str:
     """One line saying why a run ended without a final answer."""
+    invalid = next((d for d in reversed(result.diagnostics) if d.startswith("output_invalid: output ")), None)
+    if result.stop_reason == "error" and result.error is None and invalid is not None:
+        # "output did not validate against T after N retries: <errors>"
+        return f"agentoss: no final answer: {invalid[len('output_invalid: ') :]}"
     detail = result.error
     if detail is None:
         prefix = f"{result.stop_reason}:"
@@ -94,7 +120,7 @@ def terminal_approver(console: Any = None) -> Any:
     """An approve hook asking y/n on the terminal (stderr prompt, answer from stdin; EOF denies)."""
 
     async def approve(call: ToolCall) -> bool | str:
-        answer = await asyncio.to_thread(_ask, call)
+        answer = await run_blocking(_ask, call)  # a daemon thread: Ctrl-C never waits on stdin
         if answer is None:
             return "no answer from the user (end of input)"
         return True if answer in ("y", "yes") else "The user denied this tool call."

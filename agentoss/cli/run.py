@@ -16,18 +16,20 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from agentoss.cli.execution import (
+    CANCELLED_BEFORE_RUN,
     EXIT_CANCELLED,
     EXIT_USAGE,
     TurnOutcome,
     citation_resolver,
     citations_json,
+    run_main,
     run_turn,
     stop_line,
     terminal_approver,
 )
 from agentoss.cli.options import NO_BACKEND_HELP, AgentOptions, agent_options, backend_configured
 from agentoss.errors import AgentossError, ConfigurationError
-from agentoss.runtime.result import RunResult
+from agentoss.runtime.result import RunResult, StopReason
 
 if TYPE_CHECKING:
     from agentoss.tools.browser import CitedText
@@ -59,11 +61,7 @@ def command(task: str, as_json: bool, from_make: bool, **kwargs: Any) -> None:
         click.echo(NO_BACKEND_HELP, err=True, nl=False)
         sys.exit(EXIT_USAGE)
     tools = options.tools if options.tools is not None else (("python",) if from_make else ())
-    try:
-        code = asyncio.run(_execute(task, options, tools, as_json))
-    except KeyboardInterrupt:
-        code = EXIT_CANCELLED
-    sys.exit(code)
+    sys.exit(run_main(_execute(task, options, tools, as_json)))
 
 
 @dataclass
@@ -128,6 +126,11 @@ async def _execute(task: str, options: AgentOptions, tools: tuple[str, ...], as_
         return _fail(f"agentoss: {exc}", as_json, EXIT_USAGE)
     except AgentossError as exc:
         return _fail(f"agentoss: {type(exc).__name__}: {exc}", as_json, 1)
+    except asyncio.CancelledError:  # Ctrl-C while the backend, tools or sandbox were being built
+        task_ = asyncio.current_task()
+        if task_ is not None:
+            task_.uncancel()
+        return _fail(CANCELLED_BEFORE_RUN, as_json, EXIT_CANCELLED, stop_reason="cancelled")
     try:
         cite = citation_resolver(built.agent.tools, tools)
         display = None if as_json else RunDisplay(console, hide_reasoning=options.hide_reasoning, cite=cite)
@@ -154,9 +157,11 @@ def _json_object(result: RunResult, cited: CitedText | None) -> dict[str, Any]:
     return data
 
 
-def _fail(message: str, as_json: bool, code: int) -> int:
+def _fail(message: str, as_json: bool, code: int, *, stop_reason: StopReason = "error") -> int:
     if as_json:
-        result = RunResult(final_text=None, stop_reason="error", turns=0, messages=[], diagnostics=[message])
+        result = RunResult(
+            final_text=None, stop_reason=stop_reason, turns=0, messages=[], diagnostics=[message]
+        )
         click.echo(json.dumps(_json_object(result, None)))
     click.echo(message, err=True)
     return code

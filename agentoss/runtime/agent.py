@@ -24,7 +24,14 @@ from pydantic import BaseModel
 from agentoss.backends.base import Backend
 from agentoss.errors import ConfigurationError
 from agentoss.events import AgentEvent, RunFinished
-from agentoss.harmony import DeveloperConfig, Message, PromptBuilder, ReasoningEffort, SystemConfig
+from agentoss.harmony import (
+    DeveloperConfig,
+    Message,
+    PromptBuilder,
+    ReasoningEffort,
+    SystemConfig,
+    normalize_schema,
+)
 from agentoss.runtime.dispatch import ApproveHook, ToolRouter
 from agentoss.runtime.limits import Limits
 from agentoss.runtime.loop import Episode, EpisodeSettings
@@ -90,6 +97,10 @@ class Agent:
             approve=approve,
             transcript=None,
         )
+        self.schema_warnings: tuple[str, ...] = _schema_warnings(self.router, self.developer_config())
+        """What the tools' and the output type's JSON Schemas hold that the prompt cannot show the model
+        (e.g. `functions.f: $.rec: additionalProperties shown only in the description`). Each run's
+        diagnostics repeat them with the prefix `schema: `."""
         self._portal: LoopPortal | None = None
         self._portal_finalizer: weakref.finalize[Any, Any] | None = None
 
@@ -203,6 +214,21 @@ class Agent:
         self.close()
 
 
+def _schema_warnings(router: ToolRouter, developer: DeveloperConfig | None) -> tuple[str, ...]:
+    """The schema normalizer's warnings for every function and the response format, by owner."""
+    warnings: list[str] = []
+    named = [(f"functions.{spec.name}", spec) for spec in router.function_specs]
+    named += [(f"{ns.name}.{spec.name}", spec) for ns in router.builtin_namespaces for spec in ns.functions]
+    for owner, spec in named:
+        if spec.parameters is not None:
+            warnings += [f"{owner}: {text}" for text in normalize_schema(spec.parameters).warnings]
+    if developer is not None and developer.response_format is not None:
+        response_format = developer.response_format
+        owner = f"response format {response_format.name}"
+        warnings += [f"{owner}: {text}" for text in normalize_schema(response_format.schema).warnings]
+    return tuple(warnings)
+
+
 def _refuse_inside_loop(what: str, instead: str) -> None:
     """Blocking calls would block a running loop (or deadlock on it): say what to await instead."""
     try:
@@ -271,9 +297,15 @@ class Session:
                     tools=self.agent.router.available(),
                     limits=self.agent.limits.model_dump(),
                     history_messages=len(self._builder.messages),
+                    schema_warnings=list(self.agent.schema_warnings),
                 )
             self._builder.append_message(Message.user(text))
-            episode = self._episode = Episode(settings=settings, builder=self._builder, run_id=run_id)
+            episode = self._episode = Episode(
+                settings=settings,
+                builder=self._builder,
+                run_id=run_id,
+                diagnostics=[f"schema: {warning}" for warning in self.agent.schema_warnings],
+            )
             async with aclosing(episode.events()) as events:
                 async for event in events:
                     if isinstance(event, RunFinished):

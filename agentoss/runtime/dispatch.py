@@ -4,7 +4,9 @@ One registry holds the built-in namespaces (`python`, `browser`) and the functio
 (`functions.NAME`). Recipients the model is known to emit for them are accepted as aliases
 (`functions.python`, `functions.browser.search`, a bare function name). An unknown tool, invalid
 arguments, a tool exception, a timeout or a denial each become a `ToolOutcome` with `is_error=True`
-whose text the model reads. Only `AgentossError` escapes: it ends the run.
+whose text the model reads. Only `AgentossError` escapes: it ends the run. Sync approval hooks run
+on the runtime's daemon threads (never on the loop), and the wait for a verdict ends at the run's
+deadline.
 """
 
 from __future__ import annotations
@@ -14,9 +16,12 @@ import inspect
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from agentoss.errors import AgentossError, ConfigurationError
 from agentoss.harmony.messages import FunctionSpec, Message, ToolNamespace
+from agentoss.runtime.limits import format_seconds
+from agentoss.runtime.threads import is_async_callable, run_blocking
 from agentoss.runtime.tool import Tool, ToolCall, ToolError
 
 __all__ = ["ApproveHook", "ToolOutcome", "ToolRouter", "cap_output"]
@@ -132,10 +137,12 @@ class ToolRouter:
         max_output_chars: int,
         approve: ApproveHook | None = None,
         refuse: str | None = None,
+        deadline: float | None = None,
     ) -> ToolOutcome:
         """Run the call in `message` and return what the model reads. Raises only `AgentossError`.
 
         `refuse`, when set, is returned as an error without calling anything (e.g. the tool-call limit).
+        `deadline` (event-loop time) bounds the approval wait and the call itself, on top of `timeout_s`.
         """
         tool, call = self.route(message)
         started = time.perf_counter()
@@ -151,20 +158,20 @@ class ToolRouter:
             available = ", ".join(self.available()) or "none"
             return outcome(f"Unknown tool {call.recipient!r}. Available tools: {available}.", True)
         if approve is not None:
-            verdict = approve(call)
-            if inspect.isawaitable(verdict):
-                verdict = await verdict
-            if verdict is not True:
-                reason = (
-                    verdict if isinstance(verdict, str) and verdict else "The user denied this tool call."
-                )
-                return outcome(f"Tool call denied: {reason}", True)
+            denial = await _ask_approval(approve, call, deadline)
+            if denial is not None:
+                return outcome(denial, True)
+        if deadline is not None:
+            remaining = deadline - asyncio.get_running_loop().time()
+            if remaining <= 0:
+                return outcome("Tool call not run: the run's time limit was reached.", True)
+            timeout_s = min(timeout_s, remaining)
         try:
             text = await asyncio.wait_for(tool.call(call), timeout=timeout_s)
         except ToolError as exc:
             return outcome(str(exc) or type(exc).__name__, True)
         except TimeoutError:
-            return outcome(f"Tool call timed out after {timeout_s:g} seconds.", True)
+            return outcome(f"Tool call timed out after {format_seconds(timeout_s)} s.", True)
         except AgentossError:
             raise
         except asyncio.CancelledError:
@@ -185,6 +192,34 @@ class ToolRouter:
                 errors.append(exc)
         if errors:
             raise errors[0]
+
+
+async def _ask_approval(approve: ApproveHook, call: ToolCall, deadline: float | None) -> str | None:
+    """None when `approve` approves `call`; else the denial text the model reads."""
+
+    async def verdict() -> Any:
+        if is_async_callable(approve):
+            answer: Any = approve(call)
+        else:  # a sync hook may block (a prompt, a policy service): keep it off the loop
+            answer = await run_blocking(approve, call)
+        if inspect.isawaitable(answer):
+            answer = await answer
+        return answer
+
+    if deadline is None:
+        answer = await verdict()
+    else:
+        try:
+            async with asyncio.timeout_at(deadline) as scope:
+                answer = await verdict()
+        except TimeoutError:
+            if not scope.expired():
+                raise
+            return "Tool call not approved: the run's time limit was reached while waiting for approval."
+    if answer is True:
+        return None
+    reason = answer if isinstance(answer, str) and answer else "The user denied this tool call."
+    return f"Tool call denied: {reason}"
 
 
 def cap_output(text: str, limit: int) -> str:

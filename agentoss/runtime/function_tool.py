@@ -3,12 +3,13 @@
 `FunctionTool(spec, handler)` wraps a handler that takes the arguments dict (the schema is checked
 lightly: object, required keys, no unknown keys when `additionalProperties` is false). `@function_tool`
 infers the schema from the callable's type hints, defaults and docstring with pydantic, validates the
-arguments before calling, and runs sync callables in a worker thread so the event loop never blocks.
+arguments before calling. Sync handlers and callables run on the runtime's daemon worker threads
+(`threads.py`), so they never block the event loop, the tool timeout holds, and a call that never
+returns cannot keep the process from exiting.
 """
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import json
 import re
@@ -18,6 +19,7 @@ from typing import Any, get_type_hints, overload
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from agentoss.harmony.messages import FunctionSpec
+from agentoss.runtime.threads import is_async_callable, run_blocking
 from agentoss.runtime.tool import ToolCall, ToolError, ToolSpec
 
 __all__ = ["FunctionTool", "function_tool", "parse_docstring"]
@@ -43,6 +45,7 @@ class FunctionTool:
             raise ValueError(f"function tool name {spec.name!r} must match {_NAME.pattern}")
         self._spec = spec
         self._handler = handler
+        self._handler_is_async = is_async_callable(handler)
         self._tool_spec = ToolSpec(namespace="functions", kind="function", functions=(spec,))
 
     @property
@@ -55,7 +58,11 @@ class FunctionTool:
 
     async def call(self, call: ToolCall) -> str:
         arguments = self.validate(decode_arguments(call.arguments))
-        result = self._handler(arguments)
+        if self._handler_is_async:
+            result = self._handler(arguments)
+        else:
+            # A sync handler may block (files, HTTP, CPU): keep it off the event loop.
+            result = await run_blocking(self._handler, arguments)
         if inspect.isawaitable(result):
             result = await result
         return format_result(result)
@@ -106,7 +113,7 @@ class _CallableTool(FunctionTool):
         if self._is_async:
             return await self.fn(**arguments)
         # Sync tools may block (files, HTTP, CPU): keep them off the event loop.
-        return await asyncio.to_thread(self.fn, **arguments)
+        return await run_blocking(self.fn, **arguments)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         """Call the original function directly (the decorator keeps it usable as plain Python)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["Limits"]
+__all__ = ["Limits", "format_seconds"]
 
 
 class Limits(BaseModel):
@@ -30,3 +30,8 @@ class Limits(BaseModel):
     """Room a request must leave for output; with less, old tool outputs are elided to make room."""
     max_output_retries: int = Field(default=2, ge=0)
     """How often a final answer that fails `output_type` validation is sent back to the model."""
+
+
+def format_seconds(seconds: float) -> str:
+    """Seconds for a message: `1` for 0.999806, `2.5`, `180` (three significant digits at most)."""
+    return f"{seconds:.0f}" if seconds >= 100 else f"{seconds:.3g}"

@@ -33,7 +33,7 @@ from agentoss.events import (
 from agentoss.harmony import Message, PromptBuilder, StreamParser
 from agentoss.runtime.context import fit_prompt
 from agentoss.runtime.dispatch import ApproveHook, ToolRouter
-from agentoss.runtime.limits import Limits
+from agentoss.runtime.limits import Limits, format_seconds
 from agentoss.runtime.result import RunResult, RunUsage, StopReason, ToolCallRecord
 from agentoss.runtime.sampling import (
     SampledCompletion,
@@ -90,6 +90,7 @@ class Episode:
     _deadline: float | None = None
     _window: int | None = None
     _retries: int = 0
+    _elisions: int = 0
 
     async def events(self) -> AsyncGenerator[AgentEvent, None]:
         """Run to the end, yielding public events; the last one is always `RunFinished`."""
@@ -156,7 +157,7 @@ class Episode:
                     yield event
         except TimeoutError:
             self._keep_cut(step, len(prompt), completion, "timeout")
-            raise _Stop("timeout") from None
+            raise self._timeout() from None
         except ContextLengthError as exc:
             raise _Stop("context_length", f"context_length: {exc}") from None
         except (asyncio.CancelledError, GeneratorExit):
@@ -168,6 +169,14 @@ class Episode:
             raise RunError(f"the backend ended the completion with {finish.value}: {detail}")
         truncated = finish == FinishReason.LENGTH
         parsed = completion.finish(truncated=truncated)
+        if truncated and window_bound and self._make_room(step, len(prompt), completion):
+            yield StepFinished(
+                step=step,
+                prompt_tokens=completion.prompt_tokens(len(prompt)),
+                completion_tokens=len(completion.sampled),
+                finish_reason=finish.value if finish else None,
+            )
+            return  # sample again, with the room the elided outputs freed
         prompt_used = self._record(step, len(prompt), completion)
         for diagnostic in parsed.diagnostics:
             yield DiagnosticRaised(
@@ -208,10 +217,7 @@ class Episode:
         parsed, sampled = completion.parsed, completion.sampled
         assert parsed is not None, "a completion is parsed before it is recorded"
         self.builder.append_completion(sampled, parsed)
-        prompt_used = completion.prompt_tokens(sent)
-        self.usage.prompt_tokens += prompt_used
-        self.usage.completion_tokens += len(sampled)
-        self.usage.requests += 1
+        prompt_used = self._count(sent, completion)
         self.diagnostics.extend(f"{d.code}: {d.message}" for d in parsed.diagnostics)
         finish = completion.finish_reason
         self._log(
@@ -228,6 +234,43 @@ class Episode:
             **extra,
         )
         return prompt_used
+
+    def _count(self, sent: int, completion: SampledCompletion) -> int:
+        """Add one request to the usage; returns its prompt tokens."""
+        prompt_used = completion.prompt_tokens(sent)
+        self.usage.prompt_tokens += prompt_used
+        self.usage.completion_tokens += len(completion.sampled)
+        self.usage.requests += 1
+        return prompt_used
+
+    def _make_room(self, step: int, sent: int, completion: SampledCompletion) -> bool:
+        """After the context window cut a completion: discard it and elide this turn's oldest tool outputs.
+
+        Room is made for a completion as long as the cut one plus the output reserve. False, with the
+        conversation untouched by the cut, when nothing was left to elide (the run then stops with
+        `context_length`). The cut completion is counted in the usage but never appended: the prompt
+        is re-rendered by the elision anyway, and the model samples the step again.
+        """
+        elisions = self._elisions
+        fit_prompt(self.builder, self._window, len(completion.sampled) + self._room_needed(), self._elided)
+        if self._elisions == elisions:
+            return False
+        prompt_used = self._count(sent, completion)
+        self.diagnostics.append(
+            f"context_cut: the context window cut a completion after {len(completion.sampled)} tokens; "
+            f"discarded, {self._elisions - elisions} tool output(s) elided, sampling again"
+        )
+        self._log(
+            "completion",
+            step=step,
+            sampled=completion.sampled,
+            finish_reason=FinishReason.LENGTH.value,
+            stop_token=completion.stop_token,
+            usage={"prompt_tokens": prompt_used, "completion_tokens": len(completion.sampled)},
+            discarded="context_window",
+            duration_s=completion.elapsed_s(),
+        )
+        return True
 
     def _keep_cut(self, step: int, sent: int, completion: SampledCompletion, cause: StopReason) -> None:
         """Keep a completion the deadline or a cancellation cut mid-stream, parsed as truncated.
@@ -254,7 +297,11 @@ class Episode:
             self.output = validate_output(output_type, final)
         except OutputValidationError as exc:
             if self._retries >= self.settings.limits.max_output_retries:
-                raise _Stop("error", f"output_invalid: {exc}") from None
+                raise _Stop(
+                    "error",
+                    f"output_invalid: output did not validate against {output_type.__name__} "
+                    f"after {self._retries} retries: {exc}",
+                ) from None
             self._retries += 1
             self.diagnostics.append(f"output_invalid: {exc} (retry {self._retries})")
             self.builder.append_message(Message.user(retry_message(output_type, str(exc))))
@@ -268,18 +315,15 @@ class Episode:
         refuse = None
         if len(self.tool_calls) >= limits.max_tool_calls:
             refuse = f"Tool call limit reached ({limits.max_tool_calls}). Answer now without calling tools."
-        timeout = limits.tool_timeout_s
-        if self._deadline is not None:
-            remaining = self._deadline - asyncio.get_running_loop().time()
-            if remaining <= 0:
-                raise _Stop("timeout")
-            timeout = min(timeout, remaining)
+        if self._deadline is not None and asyncio.get_running_loop().time() >= self._deadline:
+            raise self._timeout()
         outcome = await settings.router.dispatch(
             call,
-            timeout_s=timeout,
+            timeout_s=limits.tool_timeout_s,
             max_output_chars=limits.max_tool_output_chars,
             approve=settings.approve,
             refuse=refuse,
+            deadline=self._deadline,
         )
         record = ToolCallRecord(
             recipient=routed.recipient,
@@ -307,14 +351,14 @@ class Episode:
             duration_s=record.duration_s,
         )
         if self._deadline is not None and asyncio.get_running_loop().time() >= self._deadline:
-            raise _Stop("timeout")
+            raise self._timeout()
 
     # -- limits and the context window -------------------------------------------------------
 
     def _check_limits(self, now: float) -> None:
         limits = self.settings.limits
         if self._deadline is not None and now >= self._deadline:
-            raise _Stop("timeout")
+            raise self._timeout()
         if self.turns >= limits.max_turns:
             raise _Stop("max_turns", f"max_turns: no final answer after {self.turns} model calls")
         if self.usage.completion_tokens >= limits.max_output_tokens:
@@ -322,10 +366,13 @@ class Episode:
                 "max_tokens", f"max_tokens: {self.usage.completion_tokens} tokens sampled in this run"
             )
 
+    def _timeout(self) -> _Stop:
+        limit = self.settings.limits.timeout_s
+        return _Stop("timeout", f"timeout: the run's limit of {format_seconds(limit or 0)} s was reached")
+
     def _fit_prompt(self) -> list[int]:
         """The prompt to send, after eliding old tool outputs of this turn if it does not fit."""
-        limits = self.settings.limits
-        room_needed = min(limits.reserve_output_tokens, limits.max_output_tokens_per_call)
+        room_needed = self._room_needed()
         prompt = fit_prompt(self.builder, self._window, room_needed, self._elided)
         if prompt is None:
             raise _Stop(
@@ -335,7 +382,12 @@ class Episode:
             )
         return prompt
 
+    def _room_needed(self) -> int:
+        limits = self.settings.limits
+        return min(limits.reserve_output_tokens, limits.max_output_tokens_per_call)
+
     def _elided(self, message: Message) -> None:
+        self._elisions += 1
         self.diagnostics.append(
             f"elided: the output of {message.author} was elided to fit the context window"
         )
