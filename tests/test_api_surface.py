@@ -10,7 +10,7 @@ from pathlib import Path
 import agentoss
 from agentoss import events
 
-README = Path(__file__).resolve().parent.parent / "docs" / "readme" / "agent.md"
+README = Path(__file__).resolve().parent.parent / "README.md"
 
 
 def _documented(marker: str) -> set[str]:
