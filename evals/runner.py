@@ -178,18 +178,15 @@ class _Env:
         self._closers.clear()
 
 
-# The loop reports a completion the server ended with finish reason `error` / `abort` as a plain
-# `RunError` (stop_reason "error", no cause), distinguishable only by this message prefix.
-_BACKEND_FINISH_PREFIX = "the backend ended the completion with "
 _BACKEND_STOP_REASONS = frozenset({"backend_error", "abort"})
 
 
 def _is_backend_failure(exc: BaseException) -> bool:
     """A model-server failure (worth a retry), possibly wrapped by the loop's `RunError`.
 
-    Decided by type first: a `BackendError` anywhere in the cause chain, or a `RunError` whose
-    `stop_reason` names the backend. Only the loop's own finish-reason error, which carries neither,
-    is recognised by its fixed message prefix (never by text found elsewhere in a message).
+    Decided by type alone: a `BackendError` anywhere in the cause chain (the loop raises
+    `BackendResponseError` for a completion the server ended with `error` / `abort`), or a `RunError`
+    whose `stop_reason` names the backend. Never by message text.
     """
     seen: BaseException | None = exc
     for _ in range(32):  # cause chains are short; never loop on a cycle
@@ -197,9 +194,7 @@ def _is_backend_failure(exc: BaseException) -> bool:
             return False
         if isinstance(seen, BackendError):
             return True
-        if isinstance(seen, RunError) and (
-            seen.stop_reason in _BACKEND_STOP_REASONS or str(seen).startswith(_BACKEND_FINISH_PREFIX)
-        ):
+        if isinstance(seen, RunError) and seen.stop_reason in _BACKEND_STOP_REASONS:
             return True
         seen = seen.__cause__
     return False

@@ -196,7 +196,7 @@ async def test_a_partial_last_line_is_ignored_and_fenced_off(tmp_path: Path) -> 
 def test_backend_failures_are_recognised_by_type_not_by_text_inside_a_message() -> None:
     from agentoss.evals.runner import _is_backend_failure
 
-    from agentoss.errors import BackendUnavailableError, RunError
+    from agentoss.errors import BackendResponseError, BackendUnavailableError, RunError
     from agentoss.runtime.tool import ToolError
 
     def wrapped(inner: BaseException) -> RunError:
@@ -206,7 +206,9 @@ def test_backend_failures_are_recognised_by_type_not_by_text_inside_a_message() 
             return outer
 
     assert _is_backend_failure(wrapped(BackendUnavailableError("connection refused")))
-    assert _is_backend_failure(RunError("the backend ended the completion with error: overloaded"))
+    # The loop raises BackendResponseError for a completion the server ended with error / abort.
+    assert _is_backend_failure(wrapped(BackendResponseError("the backend ended the completion with error")))
+    assert not _is_backend_failure(RunError("the backend ended the completion with error: no cause"))
     assert _is_backend_failure(RunError("cut", stop_reason="backend_error"))
     quoted = RunError("tool said: 'the backend ended the completion with error' (not a backend failure)")
     assert not _is_backend_failure(wrapped(ToolError(str(quoted))))

@@ -20,7 +20,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from agentoss.backends.base import Backend, FinishReason, SamplingParams
-from agentoss.errors import ContextLengthError, RunError
+from agentoss.errors import BackendResponseError, ContextLengthError, RunError
 from agentoss.events import (
     AgentEvent,
     DiagnosticRaised,
@@ -166,7 +166,7 @@ class Episode:
         finish = completion.finish_reason
         if finish in (FinishReason.ERROR, FinishReason.ABORT):
             detail = (completion.last.error if completion.last is not None else None) or "no detail"
-            raise RunError(f"the backend ended the completion with {finish.value}: {detail}")
+            raise BackendResponseError(f"the backend ended the completion with {finish.value}: {detail}")
         truncated = finish == FinishReason.LENGTH
         parsed = completion.finish(truncated=truncated)
         if truncated and window_bound and self._make_room(step, len(prompt), completion):
