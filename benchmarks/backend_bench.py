@@ -103,8 +103,9 @@ async def baseline_round(base_url: str, streams: int) -> tuple[int, float]:
             async with client.stream("POST", base_url + "/v1/completions", json=body) as response:
                 async for block in response.aiter_bytes():
                     size += len(block)
-                    # Stop at [DONE] like VLLMBackend: waiting for the fake's end of body costs
-                    # far more CPU than all the parsing (the loop polls longer with every stream open).
+                    # Stop at [DONE] and drop the connection, as VLLMBackend does with this many
+                    # requests in flight: keeping hundreds of idle connections makes every httpcore
+                    # pool operation poll each of them (agentoss.backends.http explains the policy).
                     if block.endswith(b"data: [DONE]\n\n"):
                         break
             return size

@@ -108,6 +108,20 @@ async def test_llamacpp_limit_context_error_and_resume() -> None:
         await blind.aclose()
 
 
+@pytest.mark.parametrize("kind", ["ollama", "llamacpp"])
+async def test_sequential_streams_reuse_one_connection(kind: str) -> None:
+    server: FakeOllamaServer | FakeLlamaCppServer
+    server = FakeOllamaServer([FINAL] * 3) if kind == "ollama" else FakeLlamaCppServer([FINAL] * 3)
+    async with server:
+        backend: Backend
+        backend = OllamaBackend(server.base_url) if kind == "ollama" else LlamaCppBackend(server.base_url)
+        results = [await run(backend) for _ in range(3)]
+        await backend.aclose()
+    assert all(tokens(chunks) == encode_special(FINAL) for chunks in results)
+    # The body's end is read after the last event, so httpx pools the connection instead of closing it.
+    assert server.completed == 3 and len(server.clients) == 1
+
+
 async def test_llamacpp_cancellation_closes_the_stream() -> None:
     async with FakeLlamaCppServer([FINAL * 5], faults=Faults(token_delay=0.02)) as server:
         backend = LlamaCppBackend(server.base_url)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 from typing import Any
 
@@ -245,6 +246,54 @@ async def test_closing_the_iterator_early_closes_the_stream() -> None:
             await asyncio.sleep(0.01)
         await backend.aclose()
     assert server.disconnects == 1 and server.completed == 0
+
+
+@pytest.mark.parametrize("streaming", [True, False])
+async def test_sequential_streams_reuse_one_connection(streaming: bool) -> None:
+    async with FakeVLLMServer([REPLY] * 3) as server:
+        backend = VLLMBackend(server.base_url, streaming=streaming)
+        results = [await run(backend) for _ in range(3)]
+        await backend.aclose()
+    assert all(tokens(chunks) == encode_special(REPLY) for chunks in results)
+    assert server.completed == 3
+    if streaming:
+        # The body's end is read after [DONE], so httpx pools the connection instead of closing it.
+        assert len(server.clients) == 1
+
+
+async def test_a_body_left_open_after_done_does_not_hold_the_completion() -> None:
+    from aiohttp import web
+
+    release = asyncio.Event()
+
+    async def completions(request: web.Request) -> web.StreamResponse:
+        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await resp.prepare(request)
+        choice = {"index": 0, "text": "", "token_ids": [200002], "finish_reason": "stop", "stop_reason": None}
+        await resp.write(b"data: " + json.dumps({"choices": [choice]}).encode() + b"\n\n")
+        await resp.write(b"data: [DONE]\n\n")
+        await release.wait()  # a proxy that never ends the body
+        return resp
+
+    app = web.Application()
+    app.router.add_post("/v1/completions", completions)
+    runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=0.1)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    backend = VLLMBackend(
+        f"http://127.0.0.1:{port}",
+        timeout=Timeouts(stream_idle=60.0),
+        max_model_len=1000,
+        token_source="token_ids",
+    )
+    try:
+        chunks = await asyncio.wait_for(run(backend), 20)
+    finally:
+        release.set()
+        await backend.aclose()
+        await runner.cleanup()
+    assert tokens(chunks) == [200002] and chunks[-1].finish_reason is FinishReason.STOP
 
 
 async def test_failover_when_one_endpoint_is_down() -> None:

@@ -10,7 +10,6 @@ same retries, timeouts and failover as the token backends.
 from __future__ import annotations
 
 import contextlib
-import functools
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from typing import Any
 
@@ -18,15 +17,8 @@ import httpx
 
 from agentoss.backends.base import Chunk, FinishReason, SamplingParams, Usage
 from agentoss.backends.chat_mapping import chat_request, reply_tokens
-from agentoss.backends.http import (
-    Endpoint,
-    EndpointPool,
-    RetryPolicy,
-    Timeouts,
-    map_transport_error,
-    resilient_stream,
-    response_error,
-)
+from agentoss.backends.failover import Endpoint, RetryPolicy
+from agentoss.backends.http import ServerConnection, Timeouts
 from agentoss.errors import BackendResponseError
 
 __all__ = ["ChatCompletionsBackend"]
@@ -47,25 +39,11 @@ class ChatCompletionsBackend:
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         """`context_window`: what `context_window()` reports (chat servers do not say)."""
-        self._pool = EndpointPool([base_url] if isinstance(base_url, str) else list(base_url))
-        self._api_key = api_key
+        self._server = ServerConnection(
+            base_url, api_key=api_key, timeout=timeout, retry=retry, transport=transport
+        )
         self._model = model
         self._window = context_window
-        if isinstance(timeout, Timeouts):
-            self._timeouts = timeout
-        else:
-            self._timeouts = Timeouts(connect=min(10.0, timeout), read=timeout, stream_idle=timeout)
-        self._retry = retry
-        self._transport = transport
-        self._client: httpx.AsyncClient | None = None
-
-    def _http(self) -> httpx.AsyncClient:
-        if self._client is None:
-            headers = {"Authorization": f"Bearer {self._api_key}"} if self._api_key else {}
-            self._client = httpx.AsyncClient(
-                headers=headers, transport=self._transport, timeout=self._timeouts.for_request()
-            )
-        return self._client
 
     async def context_window(self) -> int | None:
         """The configured context window, or None."""
@@ -73,14 +51,11 @@ class ChatCompletionsBackend:
 
     async def aclose(self) -> None:
         """Close the connection pool."""
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
+        await self._server.aclose()
 
     async def stream(self, prompt: Sequence[int], params: SamplingParams) -> AsyncIterator[Chunk]:
         """One chat completion, mapped back to harmony tokens, as a single chunk."""
-        attempt = functools.partial(self._attempt, params=params)
-        chunks = resilient_stream(self._pool, self._retry, list(prompt), params.max_tokens, attempt)
+        chunks = self._server.stream(prompt, params, self._attempt)
         async with contextlib.aclosing(chunks):
             async for chunk in chunks:
                 yield chunk
@@ -98,16 +73,8 @@ class ChatCompletionsBackend:
         if params.seed is not None:
             body["seed"] = params.seed
         server = f"chat server at {endpoint.url}"
-        try:
-            response = await self._http().post(endpoint.url + "/v1/chat/completions", json=body)
-            if response.status_code != 200:
-                raise await response_error(response, server, len(prompt))
-            reply = response.json()
-        except httpx.HTTPError as exc:
-            raise map_transport_error(exc, server, self._timeouts) from exc
-        except ValueError as exc:
-            raise BackendResponseError(f"{server} returned invalid JSON") from exc
-        choices = reply.get("choices") or []
+        reply = await self._server.post_json(endpoint, "/v1/chat/completions", body, server, len(prompt))
+        choices = reply.get("choices") or [] if isinstance(reply, dict) else []
         if not choices:
             raise BackendResponseError(f"{server} returned no choices", body=reply)
         finish = choices[0].get("finish_reason")

@@ -9,31 +9,22 @@ header. The context size (`n_ctx` of the server's slots) is read from `/props`.
 from __future__ import annotations
 
 import contextlib
-import functools
-import json
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from typing import Any
 
 import httpx
 
 from agentoss.backends.base import Chunk, FinishReason, SamplingParams, Usage
-from agentoss.backends.http import (
-    Endpoint,
-    EndpointPool,
-    RetryableError,
-    RetryPolicy,
-    Timeouts,
-    map_transport_error,
-    resilient_stream,
-    response_error,
-    sse_data,
-)
-from agentoss.backends.retokenize import infer_stop_token
-from agentoss.errors import BackendUnavailableError, ContextLengthError
+from agentoss.backends.failover import Endpoint, RetryableError, RetryPolicy
+from agentoss.backends.http import ServerConnection, Timeouts
+from agentoss.backends.retokenize import restore_stop
+from agentoss.errors import BackendUnavailableError
 
 __all__ = ["LlamaCppBackend"]
 
-_STOPS = (200002, 200012)
+
+def _is_last(event: dict[str, Any]) -> bool:
+    return bool(event.get("stop"))
 
 
 class LlamaCppBackend:
@@ -48,35 +39,16 @@ class LlamaCppBackend:
         retry: RetryPolicy = RetryPolicy(),
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        self._pool = EndpointPool([base_url])
-        self._api_key = api_key
-        if isinstance(timeout, Timeouts):
-            self._timeouts = timeout
-        else:
-            self._timeouts = Timeouts(connect=min(10.0, timeout), read=timeout, stream_idle=timeout)
-        self._retry = retry
-        self._transport = transport
-        self._client: httpx.AsyncClient | None = None
+        self._server = ServerConnection(
+            base_url, api_key=api_key, timeout=timeout, retry=retry, transport=transport
+        )
         self._window: int | None = None
         self._window_known = False
-
-    def _http(self) -> httpx.AsyncClient:
-        if self._client is None:
-            headers = {"Authorization": f"Bearer {self._api_key}"} if self._api_key else {}
-            self._client = httpx.AsyncClient(
-                headers=headers, transport=self._transport, timeout=self._timeouts.for_request()
-            )
-        return self._client
 
     async def context_window(self) -> int | None:
         """The slot context size (`n_ctx`) from `/props`, or None when the server does not say."""
         if not self._window_known:
-            url = self._pool.endpoints[0].url
-            try:
-                response = await self._http().get(url + "/props")
-                props = response.json() if response.status_code == 200 else {}
-            except (httpx.HTTPError, ValueError):
-                props = {}
+            props = await self._server.probe("/props")
             settings = props.get("default_generation_settings") or {}
             n_ctx = settings.get("n_ctx", props.get("n_ctx"))
             self._window = int(n_ctx) if isinstance(n_ctx, int) and n_ctx > 0 else None
@@ -85,27 +57,13 @@ class LlamaCppBackend:
 
     async def aclose(self) -> None:
         """Close the connection pool."""
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
+        await self._server.aclose()
 
     async def stream(self, prompt: Sequence[int], params: SamplingParams) -> AsyncIterator[Chunk]:
         """Stream sampled ids; retries before and resumes after a cut, like the vLLM backend."""
         window = await self.context_window()
-        prompt_ids = list(prompt)
-        budget = params.max_tokens
-        if window is not None:
-            room = window - len(prompt_ids)
-            if room < 1:
-                raise ContextLengthError(
-                    f"the prompt has {len(prompt_ids)} tokens but llama-server's context is {window} "
-                    "(start it with a larger --ctx-size)",
-                    prompt_tokens=len(prompt_ids),
-                    max_model_len=window,
-                )
-            budget = min(budget, room)
-        attempt = functools.partial(self._attempt, params=params)
-        chunks = resilient_stream(self._pool, self._retry, prompt_ids, budget, attempt)
+        context = "llama-server's context (start it with a larger --ctx-size)"
+        chunks = self._server.stream(prompt, params, self._attempt, window=window, context=context)
         async with contextlib.aclosing(chunks):
             async for chunk in chunks:
                 yield chunk
@@ -126,34 +84,22 @@ class LlamaCppBackend:
             body["seed"] = params.seed
         server = f"llama-server at {endpoint.url}"
         sampled: list[int] = []
-        try:
-            request = self._http().stream(
-                "POST", endpoint.url + "/completion", json=body, timeout=self._timeouts.for_stream()
-            )
-            async with request as response:
-                if response.status_code != 200:
-                    raise await response_error(response, server, len(prompt))
-                async for data in sse_data(response):
-                    try:
-                        event = json.loads(data)
-                    except ValueError:
-                        raise RetryableError(BackendUnavailableError(f"{server} sent a cut event")) from None
-                    if "error" in event:
-                        error = event["error"]
-                        message = error.get("message") if isinstance(error, dict) else error
-                        yield Chunk(finish_reason=FinishReason.ERROR, error=str(message))
-                        return
-                    ids = [int(t) for t in event.get("tokens") or ()]
-                    if not event.get("stop"):
-                        if ids:
-                            sampled.extend(ids)
-                            yield Chunk(tuple(ids))
-                        continue
-                    sampled.extend(ids)
-                    yield self._final(ids, sampled, prompt, event)
+        events = self._server.events(endpoint, "/completion", body, server, len(prompt), last=_is_last)
+        async with contextlib.aclosing(events):
+            async for event in events:
+                if "error" in event:
+                    error = event["error"]
+                    message = error.get("message") if isinstance(error, dict) else error
+                    yield Chunk(finish_reason=FinishReason.ERROR, error=str(message))
                     return
-        except httpx.HTTPError as exc:
-            raise map_transport_error(exc, server, self._timeouts) from exc
+                ids = [int(t) for t in event.get("tokens") or ()]
+                sampled.extend(ids)
+                if not event.get("stop"):
+                    if ids:
+                        yield Chunk(tuple(ids))
+                    continue
+                yield self._final(ids, sampled, prompt, event)
+                return
         raise RetryableError(BackendUnavailableError(f"{server} closed the stream early"))
 
     @staticmethod
@@ -161,9 +107,5 @@ class LlamaCppBackend:
         usage = Usage(int(event.get("tokens_evaluated") or 0), int(event.get("tokens_predicted") or 0))
         if event.get("stop_type") == "limit":
             return Chunk(tuple(ids), finish_reason=FinishReason.LENGTH, usage=usage)
-        if sampled and sampled[-1] in _STOPS:
-            stop = sampled[-1]
-        else:
-            stop = infer_stop_token(prompt[-512:] + sampled)
-            ids = [*ids, stop]
+        ids, stop = restore_stop(ids, sampled, prompt)
         return Chunk(tuple(ids), finish_reason=FinishReason.STOP, stop_token=stop, usage=usage)

@@ -11,28 +11,22 @@ with every request because Ollama otherwise truncates long prompts silently to i
 from __future__ import annotations
 
 import contextlib
-import functools
-import json
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from typing import Any
 
 import httpx
 
 from agentoss.backends.base import Chunk, FinishReason, SamplingParams, Usage
-from agentoss.backends.http import (
-    Endpoint,
-    EndpointPool,
-    RetryableError,
-    RetryPolicy,
-    Timeouts,
-    map_transport_error,
-    resilient_stream,
-    response_error,
-)
-from agentoss.backends.retokenize import TextRetokenizer, infer_stop_token
-from agentoss.errors import BackendUnavailableError, ContextLengthError
+from agentoss.backends.failover import Endpoint, RetryableError, RetryPolicy
+from agentoss.backends.http import ServerConnection, Timeouts, ndjson_data
+from agentoss.backends.retokenize import TextRetokenizer, restore_stop
+from agentoss.errors import BackendUnavailableError
 
 __all__ = ["OllamaBackend"]
+
+
+def _is_last(event: dict[str, Any]) -> bool:
+    return bool(event.get("done"))
 
 
 class OllamaBackend:
@@ -50,34 +44,17 @@ class OllamaBackend:
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         """`num_ctx`: the context Ollama allocates (sent with each request; more costs memory)."""
-        self._pool = EndpointPool([base_url])
+        self._server = ServerConnection(base_url, timeout=timeout, retry=retry, transport=transport)
         self._model = model
         self._num_ctx = num_ctx
         self._keep_alive = keep_alive
-        if isinstance(timeout, Timeouts):
-            self._timeouts = timeout
-        else:
-            self._timeouts = Timeouts(connect=min(10.0, timeout), read=timeout, stream_idle=timeout)
-        self._retry = retry
-        self._transport = transport
-        self._client: httpx.AsyncClient | None = None
         self._window: int | None = None
-
-    def _http(self) -> httpx.AsyncClient:
-        if self._client is None:
-            self._client = httpx.AsyncClient(transport=self._transport, timeout=self._timeouts.for_request())
-        return self._client
 
     async def context_window(self) -> int:
         """`num_ctx`, capped by the model's trained context length when `/api/show` reports it."""
         if self._window is None:
             window = self._num_ctx
-            url = self._pool.endpoints[0].url
-            try:
-                response = await self._http().post(url + "/api/show", json={"model": self._model})
-                info = response.json().get("model_info") or {} if response.status_code == 200 else {}
-            except (httpx.HTTPError, ValueError):
-                info = {}
+            info = (await self._server.probe("/api/show", {"model": self._model})).get("model_info") or {}
             lengths = [v for k, v in info.items() if k.endswith(".context_length") and isinstance(v, int)]
             if lengths:
                 window = min(window, lengths[0])
@@ -86,25 +63,13 @@ class OllamaBackend:
 
     async def aclose(self) -> None:
         """Close the connection pool."""
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
+        await self._server.aclose()
 
     async def stream(self, prompt: Sequence[int], params: SamplingParams) -> AsyncIterator[Chunk]:
         """Stream the re-encoded reply; retries before and resumes after a cut, like the vLLM backend."""
         window = await self.context_window()
-        prompt_ids = list(prompt)
-        room = window - len(prompt_ids)
-        if room < 1:
-            raise ContextLengthError(
-                f"the prompt has {len(prompt_ids)} tokens but Ollama's num_ctx is {window}; "
-                "raise num_ctx (OllamaBackend(num_ctx=...)) or shorten the conversation",
-                prompt_tokens=len(prompt_ids),
-                max_model_len=window,
-            )
-        attempt = functools.partial(self._attempt, params=params)
-        budget = min(params.max_tokens, room)
-        chunks = resilient_stream(self._pool, self._retry, prompt_ids, budget, attempt)
+        context = "Ollama's num_ctx (raise it: OllamaBackend(num_ctx=...))"
+        chunks = self._server.stream(prompt, params, self._attempt, window=window, context=context)
         async with contextlib.aclosing(chunks):
             async for chunk in chunks:
                 yield chunk
@@ -135,36 +100,25 @@ class OllamaBackend:
         server = f"Ollama at {endpoint.url}"
         retokenizer = TextRetokenizer()
         sampled: list[int] = []
-        try:
-            request = self._http().stream(
-                "POST", endpoint.url + "/api/generate", json=body, timeout=self._timeouts.for_stream()
-            )
-            async with request as response:
-                if response.status_code != 200:
-                    raise await response_error(response, server, len(prompt))
-                async for line in response.aiter_lines():
-                    if not line.strip():
-                        continue
-                    try:
-                        event = json.loads(line)
-                    except ValueError:
-                        raise RetryableError(BackendUnavailableError(f"{server} sent a cut line")) from None
-                    if "error" in event:
-                        ids = retokenizer.finish()
-                        yield Chunk(tuple(ids), finish_reason=FinishReason.ERROR, error=str(event["error"]))
-                        return
-                    ids = retokenizer.feed(event.get("response") or "")
-                    if not event.get("done"):
-                        if ids:
-                            sampled.extend(ids)
-                            yield Chunk(tuple(ids))
-                        continue
-                    ids.extend(retokenizer.finish())
-                    sampled.extend(ids)
-                    yield self._final(ids, sampled, prompt, event)
+        events = self._server.events(
+            endpoint, "/api/generate", body, server, len(prompt), framing=ndjson_data, last=_is_last
+        )
+        async with contextlib.aclosing(events):
+            async for event in events:
+                if "error" in event:
+                    ids = retokenizer.finish()
+                    yield Chunk(tuple(ids), finish_reason=FinishReason.ERROR, error=str(event["error"]))
                     return
-        except httpx.HTTPError as exc:
-            raise map_transport_error(exc, server, self._timeouts) from exc
+                ids = retokenizer.feed(event.get("response") or "")
+                if not event.get("done"):
+                    if ids:
+                        sampled.extend(ids)
+                        yield Chunk(tuple(ids))
+                    continue
+                ids.extend(retokenizer.finish())
+                sampled.extend(ids)
+                yield self._final(ids, sampled, prompt, event)
+                return
         raise RetryableError(BackendUnavailableError(f"{server} closed the stream early"))
 
     @staticmethod
@@ -172,9 +126,5 @@ class OllamaBackend:
         usage = Usage(int(event.get("prompt_eval_count") or 0), int(event.get("eval_count") or 0))
         if event.get("done_reason") == "length":
             return Chunk(tuple(ids), finish_reason=FinishReason.LENGTH, usage=usage)
-        if sampled and sampled[-1] in (200002, 200012):
-            stop = sampled[-1]
-        else:
-            stop = infer_stop_token(prompt[-512:] + sampled)
-            ids = [*ids, stop]
+        ids, stop = restore_stop(ids, sampled, prompt)
         return Chunk(tuple(ids), finish_reason=FinishReason.STOP, stop_token=stop, usage=usage)

@@ -4,7 +4,8 @@ Some servers hand back text instead of token ids (Ollama; vLLM before 0.10.2 wit
 Harmony control tokens are atomic in the vocabulary, so text cut right after a control token
 re-encodes exactly; `TextRetokenizer` therefore emits ids only up to the last control token seen and
 keeps the rest until more text (or the end) arrives. Servers that treat `<|return|>` / `<|call|>` as
-end-of-generation often drop that token; `infer_stop_token` restores it from the last message header.
+end-of-generation often drop that token; `infer_stop_token` / `restore_stop` restore it from the last
+message header.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-__all__ = ["TextRetokenizer", "infer_stop_token"]
+__all__ = ["TextRetokenizer", "infer_stop_token", "restore_stop"]
 
 _CONTROL = re.compile(r"<\|(?:start|end|message|channel|constrain|return|call|endoftext|startoftext)\|>")
 _START = 200006
@@ -63,3 +64,14 @@ def infer_stop_token(sampled: Sequence[int]) -> int:
     from agentoss.harmony.encoding import decode
 
     return _CALL if "to=" in decode(sampled[start:end]) else _RETURN
+
+
+def restore_stop(ids: list[int], sampled: list[int], prompt: list[int]) -> tuple[list[int], int]:
+    """The last chunk's `ids` ending with the stop token (added when the server dropped it), and that token.
+
+    `sampled` is the whole completion so far (`ids` included), `prompt` what it continues.
+    """
+    if sampled and sampled[-1] in (_RETURN, _CALL):
+        return ids, sampled[-1]
+    stop = infer_stop_token(prompt[-512:] + sampled)
+    return [*ids, stop], stop

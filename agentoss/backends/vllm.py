@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
-import json
 import re
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from typing import Any, Literal
@@ -25,24 +23,15 @@ from typing import Any, Literal
 import httpx
 
 from agentoss.backends.base import RETURN_TOKEN, Chunk, FinishReason, SamplingParams, Usage
+from agentoss.backends.failover import Endpoint, RetryableError, RetryPolicy, sleep_before_retry
 from agentoss.backends.http import (
-    Endpoint,
-    EndpointPool,
-    RetryableError,
-    RetryPolicy,
+    ServerConnection,
     Timeouts,
     map_transport_error,
-    resilient_stream,
     response_error,
-    sleep_before_retry,
-    sse_data,
 )
 from agentoss.backends.retokenize import TextRetokenizer
-from agentoss.errors import (
-    BackendResponseError,
-    BackendUnavailableError,
-    ContextLengthError,
-)
+from agentoss.errors import BackendResponseError, BackendUnavailableError, ContextLengthError
 
 __all__ = ["TokenSource", "VLLMBackend"]
 
@@ -89,6 +78,7 @@ class VLLMBackend:
         token_source: TokenSource = "auto",
         streaming: bool = True,
         max_connections: int = 1024,
+        keepalive: int = 16,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         """`base_url`: one URL or several replicas of the same model (balanced, with failover).
@@ -96,26 +86,25 @@ class VLLMBackend:
         `timeout` in seconds applies to read and stream-idle (connect stays bounded by 10 s).
         `max_model_len` overrides the value read from `/v1/models`. `token_source` forces how sampled
         ids are read back (default: detected per endpoint). `streaming=False` asks for one whole reply.
+        `keepalive`: idle connections kept for reuse; streams keep theirs only while at most this many
+        requests are in flight (`agentoss.backends.http` says why).
         """
-        urls = [base_url] if isinstance(base_url, str) else list(base_url)
-        self._pool = EndpointPool(urls)
-        if isinstance(timeout, Timeouts):
-            self._timeouts = timeout
-        else:
-            self._timeouts = Timeouts(connect=min(10.0, timeout), read=timeout, stream_idle=timeout)
-        self._retry = retry
-        self._api_key = api_key
+        self._server = ServerConnection(
+            base_url,
+            api_key=api_key,
+            timeout=timeout,
+            retry=retry,
+            max_connections=max_connections,
+            keepalive=keepalive,
+            transport=transport,
+        )
+        self._pool = self._server.pool
         self._model = model
         self._max_model_len = max_model_len
         self._info_known = False
         self._info_lock: asyncio.Lock | None = None
         self._token_source = token_source
         self._streaming = streaming
-        self._limits = httpx.Limits(
-            max_connections=max_connections, max_keepalive_connections=max_connections
-        )
-        self._transport = transport
-        self._client: httpx.AsyncClient | None = None
 
     # -- public ------------------------------------------------------------------------------------
 
@@ -131,33 +120,25 @@ class VLLMBackend:
 
     async def aclose(self) -> None:
         """Close the connection pool."""
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
+        await self._server.aclose()
 
     async def stream(self, prompt: Sequence[int], params: SamplingParams) -> AsyncIterator[Chunk]:
         """Stream sampled token ids; retries and resumes as described in the module docstring."""
         await self._ensure_info()
-        prompt_ids = list(prompt)
-        budget = self._fit(len(prompt_ids), params.max_tokens)
-        attempt = functools.partial(self._attempt, params=params)
-        chunks = resilient_stream(self._pool, self._retry, prompt_ids, budget, attempt)
-        async with contextlib.aclosing(chunks):
-            async for chunk in chunks:
-                yield chunk
+        context = f"the context window of {self._model or 'the model'} (max_model_len)"
+        chunks = self._server.stream(
+            prompt, params, self._attempt, window=self._max_model_len, context=context
+        )
+        try:
+            async with contextlib.aclosing(chunks):
+                async for chunk in chunks:
+                    yield chunk
+        except ContextLengthError as exc:
+            # The server's own limit (from its 400) sizes the next requests.
+            self._max_model_len = exc.max_model_len
+            raise
 
-    # -- model info and sizing ---------------------------------------------------------------------
-
-    def _http(self) -> httpx.AsyncClient:
-        if self._client is None:
-            headers = {"Authorization": f"Bearer {self._api_key}"} if self._api_key else {}
-            self._client = httpx.AsyncClient(
-                headers=headers,
-                limits=self._limits,
-                transport=self._transport,
-                timeout=self._timeouts.for_request(),
-            )
-        return self._client
+    # -- model info --------------------------------------------------------------------------------
 
     async def _ensure_info(self) -> None:
         if self._info_known:
@@ -185,7 +166,7 @@ class VLLMBackend:
     async def _read_version(self, endpoint: Endpoint) -> None:
         """Pick the token-id mode from `/version` (>= 0.10.2 returns token ids); unknown: probe."""
         try:
-            response = await self._http().get(endpoint.url + "/version")
+            response = await self._server.client().get(endpoint.url + "/version")
             version = _VERSION.match(str(response.json().get("version", "")))
         except (httpx.HTTPError, ValueError, AttributeError):
             return
@@ -197,17 +178,18 @@ class VLLMBackend:
         """GET with retries and failover; a 404 (not a vLLM server) yields None."""
         failures = 0
         avoid: Endpoint | None = None
+        retry = self._server.retry
         while True:
             endpoint = self._pool.pick(avoid)
             try:
-                response = await self._http().get(endpoint.url + path)
+                response = await self._server.client().get(endpoint.url + path)
                 if response.status_code == 404:
                     return None
                 if response.status_code != 200:
                     raise await response_error(response, f"vLLM at {endpoint.url}", 0)
                 return response.json()
             except httpx.HTTPError as exc:
-                mapped = map_transport_error(exc, f"vLLM at {endpoint.url}", self._timeouts)
+                mapped = map_transport_error(exc, f"vLLM at {endpoint.url}", self._server.timeouts)
                 if not isinstance(mapped, RetryableError):
                     raise mapped from exc
                 error: RetryableError = mapped
@@ -217,25 +199,11 @@ class VLLMBackend:
                 raise BackendResponseError(f"vLLM at {endpoint.url}{path} returned invalid JSON") from exc
             failures += 1
             self._pool.failed(endpoint)
-            if failures >= self._retry.attempts:
+            if failures >= retry.attempts:
                 raise error.error from error
             avoid = endpoint
             if not self._pool.has_healthy(avoid):
-                await sleep_before_retry(self._retry, failures, error.retry_after)
-
-    def _fit(self, prompt_tokens: int, max_tokens: int) -> int:
-        window = self._max_model_len
-        if window is None:
-            return max_tokens
-        room = window - prompt_tokens
-        if room < 1:
-            raise ContextLengthError(
-                f"the prompt has {prompt_tokens} tokens but {self._model or 'the model'} has a "
-                f"{window}-token context window (max_model_len), leaving no room for output",
-                prompt_tokens=prompt_tokens,
-                max_model_len=window,
-            )
-        return min(max_tokens, room)
+                await sleep_before_retry(retry, failures, error.retry_after)
 
     # -- one request -------------------------------------------------------------------------------
 
@@ -268,63 +236,37 @@ class VLLMBackend:
     ) -> AsyncGenerator[Chunk, None]:
         state = _StreamState(endpoint.state.get("mode", self._token_source))
         body = self._body(prompt, max_tokens, params, state.mode)
-        url = endpoint.url
-        try:
-            if not self._streaming:
-                response = await self._http().post(url + "/v1/completions", json=body)
-                if response.status_code != 200:
-                    raise await response_error(response, f"vLLM at {url}", len(prompt))
-                yield self._whole(endpoint, state, response.json())
-                return
-            request = self._http().stream(
-                "POST", url + "/v1/completions", json=body, timeout=self._timeouts.for_stream()
-            )
-            async with request as response:
-                if response.status_code != 200:
-                    raise await response_error(response, f"vLLM at {url}", len(prompt))
-                async for chunk in self._read(endpoint, state, response):
-                    yield chunk
-        except httpx.HTTPError as exc:
-            raise map_transport_error(exc, f"vLLM at {url}", self._timeouts) from exc
-        except ContextLengthError as exc:
-            self._max_model_len = exc.max_model_len
-            raise
-
-    async def _read(
-        self, endpoint: Endpoint, state: _StreamState, response: httpx.Response
-    ) -> AsyncIterator[Chunk]:
+        server = f"vLLM at {endpoint.url}"
+        if not self._streaming:
+            reply = await self._server.post_json(endpoint, "/v1/completions", body, server, len(prompt))
+            yield self._whole(endpoint, state, reply)
+            return
         held: list[int] = []
-        async for data in sse_data(response):
-            if data == b"[DONE]":
-                break
-            try:
-                event = json.loads(data)
-            except ValueError:
-                raise RetryableError(
-                    BackendUnavailableError(f"vLLM at {endpoint.url} sent a cut event")
-                ) from None
-            choices = event.get("choices")
-            if not choices:
-                if "error" in event:
-                    yield self._error_chunk(held, state, event)
-                    return
-                if event.get("usage"):
-                    state.usage = event["usage"]
-                continue
-            choice = choices[0]
-            ids = self._ids(endpoint, state, choice)
-            if choice.get("finish_reason") is None:
-                if ids:
-                    state.last = ids[-1]
-                    yield Chunk(tuple(ids))
-            else:
-                state.finish = choice["finish_reason"]
-                state.stop_reason = choice.get("stop_reason")
-                held.extend(ids)
-                if event.get("usage"):
-                    state.usage = event["usage"]
+        events = self._server.events(endpoint, "/v1/completions", body, server, len(prompt))
+        async with contextlib.aclosing(events):
+            async for event in events:
+                choices = event.get("choices")
+                if not choices:
+                    if "error" in event:
+                        yield self._error_chunk(held, state, event)
+                        return
+                    if event.get("usage"):
+                        state.usage = event["usage"]
+                    continue
+                choice = choices[0]
+                ids = self._ids(endpoint, state, choice)
+                if choice.get("finish_reason") is None:
+                    if ids:
+                        state.last = ids[-1]
+                        yield Chunk(tuple(ids))
+                else:
+                    state.finish = choice["finish_reason"]
+                    state.stop_reason = choice.get("stop_reason")
+                    held.extend(ids)
+                    if event.get("usage"):
+                        state.usage = event["usage"]
         if state.finish is None:
-            raise RetryableError(BackendUnavailableError(f"vLLM at {endpoint.url} closed the stream early"))
+            raise RetryableError(BackendUnavailableError(f"{server} closed the stream early"))
         yield self._final(held, state)
 
     def _whole(self, endpoint: Endpoint, state: _StreamState, reply: dict[str, Any]) -> Chunk:

@@ -11,40 +11,37 @@ Run it: `python -m agentoss.testing.fake_llamacpp --port 0 [--script FILE.json]`
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Iterator, Sequence
+from typing import Any, Unpack
 
 from agentoss.testing.fake_server import (
     FakeServer,
-    Faults,
-    StreamAborted,
+    ServerOptions,
     TextStreamer,
     base_arguments,
+    cli_options,
+    cut_at_eog,
     run_cli,
 )
 from agentoss.testing.script import Reply, Script
 
 __all__ = ["FakeLlamaCppServer"]
 
-_EOG = frozenset({200002, 200012, 199999})
-
 
 class FakeLlamaCppServer(FakeServer):
     """`async with FakeLlamaCppServer(script=..., n_ctx=8192) as server: server.base_url`."""
+
+    default_chunk_tokens = (1,)
 
     def __init__(
         self,
         script: Script | Sequence[Reply] | None = None,
         *,
         n_ctx: int = 8192,
-        faults: Faults | None = None,
-        host: str = "127.0.0.1",
-        port: int = 0,
-        chunk_tokens: int | Sequence[int] = 1,
+        **options: Unpack[ServerOptions],
     ) -> None:
-        super().__init__(script, faults=faults, host=host, port=port, chunk_tokens=chunk_tokens)
+        super().__init__(script, **options)
         self.n_ctx = n_ctx
 
     def _add_routes(self, app: Any) -> None:
@@ -91,15 +88,8 @@ class FakeLlamaCppServer(FakeServer):
         limit = int(body.get("n_predict", -1))
         room = self.n_ctx - len(prompt)
         limit = room if limit < 0 else min(limit, room)
-        tokens: list[int] = []
-        stop_type = "eos"
-        for token in self.continuation(prompt):
-            if token in _EOG:
-                break
-            if len(tokens) >= limit:
-                stop_type = "limit"
-                break
-            tokens.append(token)
+        tokens, limited = cut_at_eog(self.continuation(prompt), limit)
+        stop_type = "limit" if limited else "eos"
         with_tokens = bool(body.get("return_tokens"))
         final = {
             "content": "",
@@ -116,42 +106,21 @@ class FakeLlamaCppServer(FakeServer):
             self.completed += 1
             reply = {**final, "content": streamer.feed(tokens), "tokens": tokens if with_tokens else []}
             return web.json_response(reply)
-        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
-        await resp.prepare(request)
-        drop_at = self.faults.take_drop()
-        self.active += 1
-        sent = 0
-        try:
+
+        def frames() -> Iterator[tuple[bytes, int]]:
             for piece in self.chunks(tokens):
-                await self.pace(request, sent, drop_at)
                 event: dict[str, Any] = {"content": streamer.feed(piece), "stop": False, "index": 0}
                 if with_tokens:
                     event["tokens"] = piece
-                await resp.write(b"data: " + json.dumps(event).encode() + b"\n\n")
-                sent += len(piece)
-            await resp.write(b"data: " + json.dumps(final).encode() + b"\n\n")
-            await resp.write_eof()
-            self.completed += 1
-        except StreamAborted:
-            return resp
-        except (ConnectionError, asyncio.CancelledError):
-            self.disconnects += 1
-            raise
-        finally:
-            self.active -= 1
-        return resp
+                yield b"data: " + json.dumps(event).encode() + b"\n\n", len(piece)
+            yield b"data: " + json.dumps(final).encode() + b"\n\n", 0
+
+        return await self.stream_reply(request, "text/event-stream", frames())
 
 
 def _make(args: Any) -> FakeLlamaCppServer:
-    script = Script.load(args.script) if args.script else None
-    return FakeLlamaCppServer(
-        script,
-        n_ctx=args.n_ctx,
-        faults=Faults(token_delay=args.token_delay),
-        host=args.host,
-        port=args.port,
-        chunk_tokens=args.chunk_tokens or 1,
-    )
+    script, options = cli_options(args)
+    return FakeLlamaCppServer(script, n_ctx=args.n_ctx, **options)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -11,25 +11,23 @@ Run it: `python -m agentoss.testing.fake_ollama --port 0 [--script FILE.json]`.
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Unpack
 
 from agentoss.testing.fake_server import (
     FakeServer,
-    Faults,
-    StreamAborted,
+    ServerOptions,
     TextStreamer,
     base_arguments,
+    cli_options,
+    cut_at_eog,
     run_cli,
 )
 from agentoss.testing.script import Reply, Script
 
 __all__ = ["FakeOllamaServer"]
-
-_EOG = frozenset({200002, 200012, 199999})
 
 
 class FakeOllamaServer(FakeServer):
@@ -41,12 +39,9 @@ class FakeOllamaServer(FakeServer):
         *,
         model: str = "gpt-oss:20b",
         context_length: int = 131_072,
-        faults: Faults | None = None,
-        host: str = "127.0.0.1",
-        port: int = 0,
-        chunk_tokens: int | Sequence[int] = (1, 2, 3),
+        **options: Unpack[ServerOptions],
     ) -> None:
-        super().__init__(script, faults=faults, host=host, port=port, chunk_tokens=chunk_tokens)
+        super().__init__(script, **options)
         self.model = model
         self.context_length = context_length
 
@@ -94,15 +89,8 @@ class FakeOllamaServer(FakeServer):
         limit = int(options.get("num_predict", -1))
         limit = num_ctx - len(prompt) if limit < 0 else min(limit, num_ctx - len(prompt))
         reply = self.continuation(prompt)
-        tokens: list[int] = []
-        done_reason = "stop"
-        for token in reply:
-            if token in _EOG:
-                break
-            if len(tokens) >= limit:
-                done_reason = "length"
-                break
-            tokens.append(token)
+        tokens, limited = cut_at_eog(reply, limit)
+        done_reason = "length" if limited else "stop"
         eval_count = len(tokens) + (1 if done_reason == "stop" and len(tokens) < len(reply) else 0)
         final = {
             "model": self.model,
@@ -118,33 +106,19 @@ class FakeOllamaServer(FakeServer):
         if not body.get("stream", True):
             self.completed += 1
             return web.json_response({**final, "response": streamer.feed(tokens)})
-        resp = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
-        await resp.prepare(request)
-        drop_at = self.faults.take_drop()
-        self.active += 1
-        sent = 0
-        try:
+
+        def frames() -> Iterator[tuple[bytes, int]]:
             for piece in self.chunks(tokens):
-                await self.pace(request, sent, drop_at)
                 line = {
                     "model": self.model,
                     "created_at": _now(),
                     "response": streamer.feed(piece),
                     "done": False,
                 }
-                await resp.write(json.dumps(line).encode() + b"\n")
-                sent += len(piece)
-            await resp.write(json.dumps(final).encode() + b"\n")
-            await resp.write_eof()
-            self.completed += 1
-        except StreamAborted:
-            return resp
-        except (ConnectionError, asyncio.CancelledError):
-            self.disconnects += 1
-            raise
-        finally:
-            self.active -= 1
-        return resp
+                yield json.dumps(line).encode() + b"\n", len(piece)
+            yield json.dumps(final).encode() + b"\n", 0
+
+        return await self.stream_reply(request, "application/x-ndjson", frames())
 
 
 def _now() -> str:
@@ -152,15 +126,8 @@ def _now() -> str:
 
 
 def _make(args: Any) -> FakeOllamaServer:
-    script = Script.load(args.script) if args.script else None
-    return FakeOllamaServer(
-        script,
-        model=args.model,
-        faults=Faults(token_delay=args.token_delay),
-        host=args.host,
-        port=args.port,
-        chunk_tokens=args.chunk_tokens or (1, 2, 3),
-    )
+    script, options = cli_options(args)
+    return FakeOllamaServer(script, model=args.model, **options)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -2,7 +2,8 @@
 
 Each fake (`fake_vllm`, `fake_ollama`, `fake_llamacpp`) speaks its engine's wire protocol and answers
 from a `Script`; this module holds the lifecycle (`async with Server(...) as s: s.base_url`), the
-fault switches tests flip between requests, and the counters tests assert on.
+streaming of a reply (faults applied, the body ended right after the last event as real servers do),
+the fault switches tests flip between requests, and the counters tests assert on.
 """
 
 from __future__ import annotations
@@ -13,13 +14,25 @@ import codecs
 import contextlib
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Self
+from typing import Any, Self, TypedDict
 
 from agentoss.testing.script import Reply, Script
 
-__all__ = ["FakeServer", "Faults", "StreamAborted", "TextStreamer", "run_cli", "script_from"]
+__all__ = [
+    "EOG",
+    "FakeServer",
+    "Faults",
+    "ServerOptions",
+    "StreamAborted",
+    "TextStreamer",
+    "base_arguments",
+    "cli_options",
+    "cut_at_eog",
+    "run_cli",
+    "script_from",
+]
 
 SPECIAL_MIN = 199998
 """Ids at and above this are harmony control / reserved tokens (o200k_harmony)."""
@@ -27,6 +40,9 @@ SPECIAL_MIN = 199998
 
 _ASSISTANT_START = [200006, 173781]
 """`<|start|>assistant`: how every completion prompt ends."""
+
+EOG = frozenset({200002, 200012, 199999})
+"""End-of-generation tokens (`<|return|>`, `<|call|>`, `<|endoftext|>`) that text servers do not return."""
 
 
 class StreamAborted(Exception):
@@ -104,6 +120,30 @@ class TextStreamer:
         return "".join(out)
 
 
+def cut_at_eog(reply: Sequence[int], limit: int) -> tuple[list[int], bool]:
+    """The tokens a text server returns: up to the first end-of-generation token, at most `limit`.
+
+    The flag is True when `limit` cut the reply (a length finish).
+    """
+    tokens: list[int] = []
+    for token in reply:
+        if token in EOG:
+            return tokens, False
+        if len(tokens) >= limit:
+            return tokens, True
+        tokens.append(token)
+    return tokens, False
+
+
+class ServerOptions(TypedDict, total=False):
+    """Keyword options every fake accepts (see `FakeServer`)."""
+
+    faults: Faults | None
+    host: str
+    port: int
+    chunk_tokens: int | Sequence[int] | None
+
+
 def script_from(script: Script | Sequence[Reply] | None, default: str) -> Script:
     """A `Script` from a script, a list of replies (step rules), or None (always `default`)."""
     if script is None:
@@ -117,6 +157,8 @@ class FakeServer:
     """A loopback aiohttp server; subclasses add routes in `_add_routes`."""
 
     default_reply = "<|channel|>final<|message|>Hello from the fake server.<|return|>"
+    default_chunk_tokens: tuple[int, ...] = (1, 2, 3)
+    """Tokens per stream chunk (cycled) when `chunk_tokens` is not given."""
 
     def __init__(
         self,
@@ -125,12 +167,14 @@ class FakeServer:
         faults: Faults | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
-        chunk_tokens: int | Sequence[int] = (1, 2, 3),
+        chunk_tokens: int | Sequence[int] | None = None,
     ) -> None:
         self.script = script_from(script, self.default_reply)
         self.faults = faults if faults is not None else Faults()
         self.host = host
         self.port = port
+        if chunk_tokens is None:
+            chunk_tokens = self.default_chunk_tokens
         self.chunk_tokens: tuple[int, ...] = (
             (chunk_tokens,) if isinstance(chunk_tokens, int) else tuple(chunk_tokens)
         )
@@ -142,6 +186,9 @@ class FakeServer:
         """Generation requests answered to the end."""
         self.active = 0
         """Generation requests in progress now."""
+        self.clients: set[Any] = set()
+        """Client (host, port) pairs that were streamed a reply: fewer than the streams when the
+        client reuses its connections."""
         self._runner: Any = None
 
     @property
@@ -192,6 +239,37 @@ class FakeServer:
                 transport.abort()
             raise StreamAborted("dropped by fault injection")
 
+    async def stream_reply(self, request: Any, content_type: str, frames: Iterable[tuple[bytes, int]]) -> Any:
+        """Stream `frames` (data, tokens it carries) as one chunked body and end it at once.
+
+        Frames carrying tokens are paced first (delay / stall / drop faults). The body ends right after
+        the last frame, as vLLM, Ollama and llama-server end theirs, so a client can reuse the connection.
+        """
+        from aiohttp import web
+
+        resp = web.StreamResponse(headers={"Content-Type": content_type, "Cache-Control": "no-cache"})
+        await resp.prepare(request)
+        drop_at = self.faults.take_drop()
+        self.active += 1
+        self.clients.add(request.transport.get_extra_info("peername") if request.transport else None)
+        sent = 0
+        try:
+            for data, tokens in frames:
+                if tokens:
+                    await self.pace(request, sent, drop_at)
+                    sent += tokens
+                await resp.write(data)
+            await resp.write_eof()
+            self.completed += 1
+        except StreamAborted:
+            return resp
+        except (ConnectionError, asyncio.CancelledError):
+            self.disconnects += 1
+            raise
+        finally:
+            self.active -= 1
+        return resp
+
     async def start(self) -> Self:
         """Bind and start serving; `base_url` is valid afterwards."""
         from aiohttp import web
@@ -229,6 +307,18 @@ def base_arguments(description: str) -> argparse.ArgumentParser:
     parser.add_argument("--token-delay", type=float, default=0.0, help="seconds between chunks")
     parser.add_argument("--chunk-tokens", type=int, default=0, help="tokens per chunk (0: 1,2,3 cycle)")
     return parser
+
+
+def cli_options(args: argparse.Namespace) -> tuple[Script | None, ServerOptions]:
+    """The script and server options from `base_arguments`."""
+    script = Script.load(args.script) if args.script else None
+    options: ServerOptions = {
+        "faults": Faults(token_delay=args.token_delay),
+        "host": args.host,
+        "port": args.port,
+        "chunk_tokens": args.chunk_tokens or None,
+    }
+    return script, options
 
 
 def run_cli(make: Any, args: argparse.Namespace) -> None:

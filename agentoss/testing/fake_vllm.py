@@ -21,20 +21,19 @@ prints `READY http://127.0.0.1:PORT`.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Unpack
 
 from agentoss.testing.fake_server import (
     FakeServer,
-    Faults,
-    StreamAborted,
+    ServerOptions,
     TextStreamer,
     base_arguments,
+    cli_options,
     run_cli,
 )
 from agentoss.testing.script import Reply, Script
@@ -79,12 +78,9 @@ class FakeVLLMServer(FakeServer):
         max_model_len: int = 131_072,
         model: str = "openai/gpt-oss-20b",
         api_key: str | None = None,
-        faults: Faults | None = None,
-        host: str = "127.0.0.1",
-        port: int = 0,
-        chunk_tokens: int | Sequence[int] = (1, 2, 3),
+        **options: Unpack[ServerOptions],
     ) -> None:
-        super().__init__(script, faults=faults, host=host, port=port, chunk_tokens=chunk_tokens)
+        super().__init__(script, **options)
         if profile not in PROFILES:
             raise ValueError(f"unknown vLLM profile {profile!r}; choose one of {sorted(PROFILES)}")
         self.profile = PROFILES[profile]
@@ -303,32 +299,32 @@ class FakeVLLMServer(FakeServer):
         stop_reason: Any,
         want_ids: bool,
     ) -> Any:
-        from aiohttp import web
-
-        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
-        await resp.prepare(request)
         ident = f"cmpl-{uuid.uuid4().hex}"
         created = int(time.time())
         visible_count = len(self._visible(tokens, finish, body))
         streamer = TextStreamer(skip_special=body.get("skip_special_tokens", True))
         include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-        drop_at = self.faults.take_drop()
-        self.active += 1
-        sent = 0
-        try:
+
+        def event(choices: list[dict[str, Any]], usage: Any) -> bytes:
+            data = {"id": ident, "object": "text_completion", "created": created, "model": self.model}
+            data["choices"] = choices
+            if include_usage:
+                data["usage"] = usage
+            return b"data: " + json.dumps(data).encode() + b"\n\n"
+
+        def frames() -> Iterator[tuple[bytes, int]]:
             chunks = self.chunks(tokens) or [[]]
+            sent = 0
             for number, piece in enumerate(chunks):
-                await self.pace(request, sent, drop_at)
                 if self.faults.error_after is not None and sent >= self.faults.error_after:
                     self.faults.error_after = None
                     error = {"message": "injected fault: engine error", "type": "InternalServerError"}
-                    await resp.write(f"data: {json.dumps({'error': {**error, 'code': 500}})}\n\n".encode())
+                    yield f"data: {json.dumps({'error': {**error, 'code': 500}})}\n\n".encode(), 0
                     break
                 last = number == len(chunks) - 1
-                shown = piece[: max(0, visible_count - sent)]
                 choice: dict[str, Any] = {
                     "index": 0,
-                    "text": streamer.feed(shown),
+                    "text": streamer.feed(piece[: max(0, visible_count - sent)]),
                     "logprobs": self._logprobs(piece, body, sent),
                     "finish_reason": finish if last else None,
                     "stop_reason": stop_reason if last else None,
@@ -337,54 +333,25 @@ class FakeVLLMServer(FakeServer):
                     choice["token_ids"] = piece
                     if number == 0:
                         choice["prompt_token_ids"] = prompt
-                event = {
-                    "id": ident,
-                    "object": "text_completion",
-                    "created": created,
-                    "model": self.model,
-                    "choices": [choice],
-                }
-                if include_usage:
-                    event["usage"] = None
-                await resp.write(b"data: " + json.dumps(event).encode() + b"\n\n")
+                yield event([choice], None), len(piece)
                 sent += len(piece)
             else:
                 if include_usage:
-                    event = {
-                        "id": ident,
-                        "object": "text_completion",
-                        "created": created,
-                        "model": self.model,
-                        "choices": [],
-                        "usage": self._usage(prompt, tokens),
-                    }
-                    await resp.write(b"data: " + json.dumps(event).encode() + b"\n\n")
-            await resp.write(b"data: [DONE]\n\n")
-            await resp.write_eof()
-            self.completed += 1
-        except StreamAborted:
-            return resp
-        except (ConnectionError, asyncio.CancelledError):
-            self.disconnects += 1
-            raise
-        finally:
-            self.active -= 1
-        return resp
+                    yield event([], self._usage(prompt, tokens)), 0
+            yield b"data: [DONE]\n\n", 0
+
+        return await self.stream_reply(request, "text/event-stream", frames())
 
 
 def _make(args: Any) -> FakeVLLMServer:
-    script = Script.load(args.script) if args.script else None
-    chunk: int | tuple[int, ...] = args.chunk_tokens or (1, 2, 3)
+    script, options = cli_options(args)
     return FakeVLLMServer(
         script,
         profile=args.profile,
         max_model_len=args.max_model_len,
         model=args.model,
         api_key=args.api_key,
-        faults=Faults(token_delay=args.token_delay),
-        host=args.host,
-        port=args.port,
-        chunk_tokens=chunk,
+        **options,
     )
 
 
