@@ -31,15 +31,16 @@ class _ApiSearchBackend:
 
     provider = "search"
     env_var = ""
+    default_base_url = ""
 
     def __init__(
         self,
-        api_key: str | None,
-        base_url: str,
+        api_key: str | None = None,
         *,
-        fetcher: WebFetcher | None,
-        timeout_s: float,
-        retries: int,
+        base_url: str | None = None,
+        fetcher: WebFetcher | None = None,
+        timeout_s: float = 20.0,
+        retries: int = 2,
         retry_backoff_s: float = 0.5,
         source: str = "web",
     ) -> None:
@@ -49,7 +50,7 @@ class _ApiSearchBackend:
                 f"{type(self).__name__} needs an API key: pass api_key=... or set {self.env_var}"
             )
         self.api_key = key
-        self.base_url = base_url.rstrip("/")
+        self.base_url = (base_url or self.default_base_url).rstrip("/")
         self.fetcher = fetcher if fetcher is not None else WebFetcher()
         self.timeout_s = timeout_s
         self.retries = retries
@@ -106,20 +107,7 @@ class ExaBackend(_ApiSearchBackend):
 
     provider = "Exa"
     env_var = "EXA_API_KEY"
-
-    def __init__(
-        self,
-        api_key: str | None = None,
-        *,
-        base_url: str = "https://api.exa.ai",
-        fetcher: WebFetcher | None = None,
-        timeout_s: float = 20.0,
-        retries: int = 2,
-        source: str = "web",
-    ) -> None:
-        super().__init__(
-            api_key, base_url, fetcher=fetcher, timeout_s=timeout_s, retries=retries, source=source
-        )
+    default_base_url = "https://api.exa.ai"
 
     async def search(self, query: str, topn: int) -> list[SearchResult]:
         payload = {"query": query, "numResults": topn, "contents": {"highlights": True}}
@@ -145,20 +133,7 @@ class YouComBackend(_ApiSearchBackend):
 
     provider = "You.com"
     env_var = "YDC_API_KEY"
-
-    def __init__(
-        self,
-        api_key: str | None = None,
-        *,
-        base_url: str = "https://ydc-index.io",
-        fetcher: WebFetcher | None = None,
-        timeout_s: float = 20.0,
-        retries: int = 2,
-        source: str = "web",
-    ) -> None:
-        super().__init__(
-            api_key, base_url, fetcher=fetcher, timeout_s=timeout_s, retries=retries, source=source
-        )
+    default_base_url = "https://ydc-index.io"
 
     async def search(self, query: str, topn: int) -> list[SearchResult]:
         params = {"query": query, "count": topn}
