@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
-__all__ = ["DATA_DIR", "ExecResult", "Sandbox", "normalize_data_path"]
+__all__ = ["DATA_DIR", "ExecResult", "ProgramResult", "Sandbox", "normalize_data_path"]
 
 DATA_DIR = "/mnt/data"
 """Where the session's files live inside every sandbox (the path the model was trained on)."""
@@ -25,6 +25,19 @@ class ExecResult:
     """The code raised (or the interpreter died)."""
     files: tuple[str, ...] = field(default=())
     """Files this execution saved in the data directory on its own (matplotlib figures)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ProgramResult:
+    """What `DockerSandbox.run_program` observed: a separate program's exit status and its output."""
+
+    exit_code: int | None
+    """The exit status the sandbox's relay collected (negative: killed by that signal); None when the
+    sandbox failed (timed out past its grace, or broke its protocol) and no status could be collected."""
+    output: str
+    """stdout and stderr interleaved, capped, decoded and cleaned like `ExecResult.output`."""
+    timed_out: bool = False
+    """The program ran past its timeout and was killed."""
 
 
 @runtime_checkable

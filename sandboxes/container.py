@@ -21,12 +21,28 @@ from typing import Any
 
 from agentoss.errors import SandboxError
 
-__all__ = ["LABEL", "Channel", "ContainerConfig", "LaunchedContainer", "create_volume", "launch", "remove"]
+__all__ = [
+    "LABEL",
+    "Channel",
+    "ContainerConfig",
+    "LaunchedContainer",
+    "ProtocolViolation",
+    "create_volume",
+    "launch",
+    "remove",
+    "reply_limit",
+]
 
 LABEL = "agentoss.sandbox"
 """Every container and volume we create carries this label (plus the owner pid), so leaks can be reaped."""
 SANDBOX_UID = "65534:65534"
-MAX_LINE_BYTES = 128 * 1024 * 1024
+MAX_FILE_BYTES = 64 * 1024 * 1024
+"""Largest file `get_file` transfers (the relay refuses larger ones)."""
+FILE_REPLY_BYTES = MAX_FILE_BYTES * 4 // 3 + 8192
+"""Longest legitimate reply to a file request (base64 of the largest file, plus the fields)."""
+CONTROL_REPLY_BYTES = 1 << 20
+"""Longest legitimate reply to put/list and the start-up line (a listing of many names)."""
+CUT_NOTE_BYTES = 128
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,8 +71,17 @@ def labels(kind: str) -> dict[str, str]:
     return {LABEL: kind, f"{LABEL}.pid": str(os.getpid()), f"{LABEL}.host": socket.gethostname()}
 
 
+class ProtocolViolation(SandboxError):
+    """The sandbox sent something the protocol does not allow (malformed, oversized, unexpected)."""
+
+
 class Channel:
-    """The attached stdin/stdout of one container: send a JSON line, await the next reply line."""
+    """The attached stdin/stdout of one container: send a JSON line, await the next reply line.
+
+    The reader thread scans only newly arrived bytes and refuses a line longer than the limit the
+    current request allows (`expect`); past it the channel is broken for good and the container must
+    be replaced. It keeps reading (and dropping) until the stream ends, so Docker never blocks on it.
+    """
 
     def __init__(self, sock: Any) -> None:
         self._sock = sock
@@ -65,35 +90,61 @@ class Channel:
         self._lines: collections.deque[bytes] = collections.deque()
         self._waiter: tuple[asyncio.Future[bytes], asyncio.AbstractEventLoop] | None = None
         self._eof = False
+        self.limit = CONTROL_REPLY_BYTES
+        self.broken = ""
         self.stderr_tail = b""
         threading.Thread(target=self._read, name="sandbox-attach", daemon=True).start()
 
+    def expect(self, limit: int) -> None:
+        """Allow the next reply line to be at most `limit` bytes."""
+        self.limit = limit
+
     def _read(self) -> None:
-        buffer = b""
+        frames = bytearray()
         line = bytearray()
         try:
             while True:
                 chunk = self._raw.recv(262144)
                 if not chunk:
                     break
-                buffer += chunk
-                while len(buffer) >= 8:
-                    stream, size = buffer[0], struct.unpack(">I", buffer[4:8])[0]
-                    if len(buffer) < 8 + size:
+                if self.broken:
+                    continue
+                frames += chunk
+                while len(frames) >= 8:
+                    stream, size = frames[0], struct.unpack(">I", frames[4:8])[0]
+                    if len(frames) < 8 + size:
                         break
-                    payload, buffer = buffer[8 : 8 + size], buffer[8 + size :]
+                    payload = bytes(frames[8 : 8 + size])
+                    del frames[: 8 + size]
                     if stream != 1:
                         self.stderr_tail = (self.stderr_tail + payload)[-4096:]
                         continue
-                    line += payload
-                    while b"\n" in line:
-                        index = line.index(b"\n")
-                        self._deliver(bytes(line[:index]))
-                        del line[: index + 1]
-                    if len(line) > MAX_LINE_BYTES:
+                    self._take(line, payload)
+                    if self.broken:
+                        frames.clear()
+                        line.clear()
                         break
         except OSError:
             pass
+        self._finish()
+
+    def _take(self, line: bytearray, payload: bytes) -> None:
+        scanned = len(line)
+        line += payload
+        while True:
+            index = line.find(b"\n", scanned)
+            if index < 0:
+                break
+            if index > self.limit:
+                break
+            self._deliver(bytes(line[:index]))
+            del line[: index + 1]
+            scanned = 0
+        if len(line) > self.limit:
+            self.broken = f"a reply longer than {self.limit} bytes"
+            self._finish()
+
+    def _finish(self) -> None:
         with self._lock:
             self._eof = True
             waiter, self._waiter = self._waiter, None
@@ -117,12 +168,16 @@ class Channel:
         future.set_result(line)
 
     async def receive(self, timeout: float) -> dict[str, Any] | None:  # noqa: ASYNC109 - the Sandbox contract takes a timeout in seconds
-        """The next reply, None at end of stream; `TimeoutError` when none arrives in time."""
+        """The next reply, None at end of stream; `TimeoutError` when none arrives in time.
+
+        `ProtocolViolation` when the line is not a JSON object or the channel broke on an oversized line.
+        """
         loop = asyncio.get_running_loop()
         with self._lock:
             if self._lines:
                 return _decode(self._lines.popleft())
             if self._eof:
+                self._check_broken()
                 return None
             future: asyncio.Future[bytes] = loop.create_future()
             self._waiter = (future, loop)
@@ -133,7 +188,14 @@ class Channel:
                 if self._waiter is not None and self._waiter[0] is future:
                     self._waiter = None
             raise
-        return _decode(line) if line else None
+        if not line:
+            self._check_broken()
+            return None
+        return _decode(line)
+
+    def _check_broken(self) -> None:
+        if self.broken:
+            raise ProtocolViolation(f"the sandbox sent {self.broken}")
 
     async def send(self, message: dict[str, Any]) -> None:
         data = (json.dumps(message) + "\n").encode()
@@ -160,8 +222,15 @@ def _decode(line: bytes) -> dict[str, Any]:
     try:
         message = json.loads(line)
     except ValueError:
-        return {"ok": False, "message": "malformed reply from the interpreter"}
-    return message if isinstance(message, dict) else {"ok": False, "message": "malformed reply"}
+        raise ProtocolViolation("the sandbox sent a reply that is not JSON") from None
+    if not isinstance(message, dict):
+        raise ProtocolViolation("the sandbox sent a reply that is not a JSON object")
+    return message
+
+
+def reply_limit(output_limit: int) -> int:
+    """The longest exec reply the relay can legitimately send for this output limit (base64 + fields)."""
+    return (output_limit + CUT_NOTE_BYTES) * 4 // 3 + 8192
 
 
 @dataclass(slots=True)
@@ -212,7 +281,7 @@ def launch(client: Any, image: str, volume: str, config: ContainerConfig) -> Lau
             Ulimit(name="fsize", soft=config.fsize_mb << 20, hard=config.fsize_mb << 20),
             Ulimit(name="core", soft=0, hard=0),
         ],
-        init=True,
+        init=False,  # the relay is the init process: it alone holds the container's stdio
         log_config=LogConfig(type="json-file", config={"max-size": "1m", "max-file": "1"}),
         mounts=[Mount(target="/mnt/data", source=volume, type="volume")],
     )

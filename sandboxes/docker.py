@@ -11,19 +11,26 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import binascii
 import dataclasses
+import secrets
 from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
-from agentoss.sandboxes.base import ExecResult, normalize_data_path
+from agentoss.sandboxes.base import ExecResult, ProgramResult, normalize_data_path
 from agentoss.sandboxes.container import (
+    CONTROL_REPLY_BYTES,
+    FILE_REPLY_BYTES,
+    MAX_FILE_BYTES,
     ContainerConfig,
     LaunchedContainer,
+    ProtocolViolation,
     create_volume,
     launch,
     oom_killed,
     remove,
     remove_volume,
+    reply_limit,
 )
 from agentoss.sandboxes.image import default_image, docker_client, image_exists
 from agentoss.sandboxes.output import DEFAULT_OUTPUT_LIMIT, clean_output
@@ -55,7 +62,7 @@ async def open_session(
         raise
     try:
         ready = await launched.channel.receive(START_TIMEOUT_S)
-    except (TimeoutError, asyncio.CancelledError):
+    except (TimeoutError, asyncio.CancelledError, ProtocolViolation):
         await _discard(client, launched, keep_volume=not own_volume)
         raise
     if ready is None or not ready.get("ready"):
@@ -112,7 +119,8 @@ class DockerSandbox:
         self._start_lock = asyncio.Lock()
         self._started = False
         self._closed = False
-        self._unanswered = False
+        self._pending: str | None = None
+        """The id of a request whose reply was not collected (its caller was cancelled)."""
         self._tasks: set[asyncio.Task[None]] = set()
 
     @property
@@ -171,7 +179,6 @@ class DockerSandbox:
             if self._session is None:
                 self._session = await open_session(self._client, self._image(), self.config, self._volume)
             session = self._session
-            self._unanswered = True
             try:
                 result = await self._run(session, code, timeout, stateless=False)
             except asyncio.CancelledError:
@@ -179,10 +186,11 @@ class DockerSandbox:
                 # next request first collects its reply, so the channel never gets out of step.
                 self._background(asyncio.to_thread(self._interrupt, session.container_id))
                 raise
-            self._unanswered = False
+            self._pending = None
             if lost:
-                note = "[The previous execution was cancelled and could not be stopped; the python process "
-                note += "was restarted and all variables and imports were lost.]\n"
+                note = "[The previous execution was cancelled and could not be stopped (or the sandbox "
+                note += "misbehaved); the python process was restarted and all variables and imports "
+                note += "were lost.]\n"
                 result = dataclasses.replace(result, output=note + result.output, state_lost=True)
             return result
 
@@ -196,13 +204,13 @@ class DockerSandbox:
 
         Returns True when the interpreter had to be replaced, i.e. the session's state was lost.
         """
-        if not self._unanswered or self._session is None:
+        pending, self._pending = self._pending, None
+        if pending is None or self._session is None:
             return False
         session = self._session
-        self._unanswered = False
         try:
-            reply = await session.channel.receive(self.interrupt_grace_s)
-        except TimeoutError:
+            reply = await self._reply(session, pending, self.interrupt_grace_s)
+        except (TimeoutError, ProtocolViolation):
             await self._replace(session, stateless=False)
             return True
         if reply is None:
@@ -218,25 +226,39 @@ class DockerSandbox:
         *,
         stateless: bool,
     ) -> ExecResult:
-        await session.channel.send({"op": "exec", "code": code})
+        limit = reply_limit(self.config.output_limit)
+        nonce = await self._request(session, {"op": "exec", "code": code}, limit)
+        if not stateless:
+            self._pending = nonce
         interrupted = False
         try:
-            reply = await session.channel.receive(timeout)
-        except TimeoutError:
-            interrupted = True
-            await asyncio.to_thread(self._interrupt, session.container_id)
             try:
-                reply = await session.channel.receive(self.interrupt_grace_s)
+                reply = await self._reply(session, nonce, timeout)
             except TimeoutError:
-                await self._replace(session, stateless=stateless)
-                return ExecResult(
-                    output=f"[Execution timed out after {timeout:g} seconds and did not stop when "
-                    "interrupted; the python process was killed and restarted: all variables and "
-                    "imports are lost. Files in /mnt/data were kept.]",
-                    timed_out=True,
-                    state_lost=True,
-                    error=True,
-                )
+                interrupted = True
+                await asyncio.to_thread(self._interrupt, session.container_id)
+                reply = await self._reply(session, nonce, self.interrupt_grace_s)
+            raw = base64.b64decode(str(reply.get("output", "")), validate=True) if reply else b""
+        except ProtocolViolation as exc:
+            self._pending = None
+            await self._replace(session, stateless=stateless)
+            return ExecResult(
+                output=f"[The sandbox broke its protocol ({exc}); the python process was killed and "
+                "restarted: all variables and imports are lost. Files in /mnt/data were kept.]",
+                state_lost=True,
+                error=True,
+            )
+        except TimeoutError:
+            self._pending = None
+            await self._replace(session, stateless=stateless)
+            return ExecResult(
+                output=f"[Execution timed out after {timeout:g} seconds and did not stop when "
+                "interrupted; the python process was killed and restarted: all variables and "
+                "imports are lost. Files in /mnt/data were kept.]",
+                timed_out=True,
+                state_lost=True,
+                error=True,
+            )
         if reply is None and self._closed:
             return ExecResult(
                 output="[The sandbox was closed during the execution.]", error=True, state_lost=True
@@ -251,20 +273,67 @@ class DockerSandbox:
                 state_lost=True,
                 error=True,
             )
-        # The interpreter already cut the output (with its own marker); the host cut is the backstop
-        # against an interpreter the code has tampered with.
-        raw = base64.b64decode(reply.get("output", ""))
+        # The relay already cut the output (with its own marker); the host cut is a second bound.
         output = clean_output(raw, self.config.output_limit + CUT_MARKER_SLACK)
         if not reply.get("ok", False):
             output += f"\n[{reply.get('message', 'interpreter error')}]"
+        state_lost = bool(reply.get("state_lost"))
+        if state_lost and reply.get("oom"):
+            output += f"\n[The python process ran out of memory (limit {self.config.memory_mb} MB).]"
+        if state_lost:
+            output += "\n[Files in /mnt/data were kept.]"
         if interrupted:
             output += f"\n[Execution timed out after {timeout:g} seconds and was interrupted.]"
+        files = reply.get("files")
         return ExecResult(
             output=output,
             timed_out=interrupted,
+            state_lost=state_lost,
             error=bool(reply.get("error")) or not reply.get("ok", False),
-            files=tuple(str(name) for name in reply.get("files", ())),
+            files=tuple(str(name) for name in files) if isinstance(files, list) else (),
         )
+
+    async def run_program(self, code: str, *, timeout: float) -> ProgramResult:  # noqa: ASYNC109 - seconds, like execute
+        """Run `code` as a separate `python3` program beside the session (its variables are not visible).
+
+        The exit status is collected by the relay (PID 1) with `waitpid`, so the program cannot forge it;
+        it can only choose it (e.g. `os._exit(0)`). Processes it leaves behind are killed afterwards.
+        """
+        await self.start()
+        async with self._lock:
+            self._check_open()
+            await self._settle()
+            if self._session is None:
+                self._session = await open_session(self._client, self._image(), self.config, self._volume)
+            session = self._session
+            limit = reply_limit(self.config.output_limit)
+            try:
+                nonce = await self._request(session, {"op": "run", "code": code, "timeout": timeout}, limit)
+                reply = await self._reply(session, nonce, timeout + self.interrupt_grace_s + 5.0)
+                if reply is None or not isinstance(reply.get("exit_code"), int):
+                    raise ProtocolViolation("the sandbox ended without an exit status")
+                raw = base64.b64decode(str(reply.get("output", "")), validate=True)
+            except (TimeoutError, ProtocolViolation, binascii.Error) as exc:
+                await self._replace(session, stateless=False)
+                note = f"[The sandbox failed to run the program ({exc or 'timed out'}); it was restarted: "
+                note += "all variables and imports are lost. Files in /mnt/data were kept.]"
+                return ProgramResult(None, note, timed_out=isinstance(exc, TimeoutError))
+        output = clean_output(raw, self.config.output_limit + CUT_MARKER_SLACK)
+        return ProgramResult(int(reply["exit_code"]), output, timed_out=bool(reply.get("timed_out")))
+
+    async def _request(self, session: LaunchedContainer, message: dict[str, Any], limit: int) -> str:
+        """Send one request under a fresh random id; its reply may be at most `limit` bytes."""
+        nonce = secrets.token_hex(16)
+        session.channel.expect(limit)
+        await session.channel.send({**message, "id": nonce})
+        return nonce
+
+    async def _reply(self, session: LaunchedContainer, nonce: str, timeout: float) -> dict[str, Any] | None:  # noqa: ASYNC109
+        """The reply carrying `nonce` (None at end of stream); anything else is a `ProtocolViolation`."""
+        reply = await session.channel.receive(timeout)
+        if reply is not None and reply.get("id") != nonce:
+            raise ProtocolViolation("the sandbox sent a reply to no request of ours")
+        return reply
 
     def _interrupt(self, container_id: str) -> None:
         try:
@@ -300,11 +369,17 @@ class DockerSandbox:
             temporary = session is None
             if session is None:
                 session = await open_session(self._client, self._image(), self.config, self._volume)
+            limit = FILE_REPLY_BYTES if message["op"] == "get" else CONTROL_REPLY_BYTES
             try:
-                await session.channel.send(message)
-                reply = await session.channel.receive(FILE_TIMEOUT_S)
-            except TimeoutError as exc:
-                raise SandboxError("the sandbox did not answer a file request") from exc
+                nonce = await self._request(session, message, limit)
+                reply = await self._reply(session, nonce, FILE_TIMEOUT_S)
+            except (TimeoutError, ProtocolViolation) as exc:
+                if not temporary:
+                    await self._replace(session, stateless=False)
+                what = "did not answer" if isinstance(exc, TimeoutError) else f"broke its protocol ({exc})"
+                raise SandboxError(
+                    f"the sandbox {what} during a file request; it was restarted and its python state lost"
+                ) from exc
             finally:
                 if temporary:
                     await _discard(self._client, session, keep_volume=True)
@@ -320,12 +395,18 @@ class DockerSandbox:
 
     async def get_file(self, path: str) -> bytes:
         relative = normalize_data_path(path)
-        reply = await self._file_op({"op": "get", "path": relative})
-        return base64.b64decode(reply["data"])
+        reply = await self._file_op({"op": "get", "path": relative, "max_bytes": MAX_FILE_BYTES})
+        try:
+            return base64.b64decode(str(reply["data"]), validate=True)
+        except (KeyError, binascii.Error) as exc:
+            raise SandboxError("the sandbox sent a malformed file reply") from exc
 
     async def list_files(self) -> list[str]:
         reply = await self._file_op({"op": "list"})
-        return [str(name) for name in reply.get("files", [])]
+        files = reply.get("files")
+        if not isinstance(files, list):
+            raise SandboxError("the sandbox sent a malformed file listing")
+        return [str(name) for name in files]
 
     async def aclose(self) -> None:
         """Remove the container and the data volume; a call still running ends with an error result."""

@@ -42,14 +42,14 @@ Source = Literal["auto", "registry", "debootstrap"]
 
 _DOCKERFILE = """\
 FROM {base}
-COPY interpreter.py /opt/agentoss/interpreter.py
+COPY interpreter.py relay.py datadir.py processes.py /opt/agentoss/
 RUN MPLCONFIGDIR=/opt/agentoss/mplconfig MPLBACKEND=Agg python3 -c "import matplotlib.pyplot" \\
  && chmod -R a+rX /opt/agentoss && mkdir -p /mnt/data && chown 65534:65534 /mnt/data
 ENV MPLBACKEND=Agg HOME=/tmp MPLCONFIGDIR=/tmp/matplotlib OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
 USER 65534:65534
 WORKDIR /mnt/data
 LABEL agentoss.sandbox.image="{version}"
-CMD ["python3", "-I", "-u", "/opt/agentoss/interpreter.py", "--reap-all"]
+CMD ["python3", "-I", "-u", "/opt/agentoss/relay.py", "--reap-all"]
 """
 
 _REGISTRY_BASE = """\
@@ -59,9 +59,18 @@ RUN apt-get update && apt-get install -y --no-install-recommends {packages} \\
 """
 
 
+SANDBOX_PROGRAMS = ("interpreter.py", "relay.py", "datadir.py", "processes.py")
+"""The programs baked into the image (modules of `agentoss.sandboxes`, standard library only)."""
+
+
+def sandbox_program(name: str) -> bytes:
+    """The source of one program baked into the image."""
+    return resources.files("agentoss.sandboxes").joinpath(name).read_bytes()
+
+
 def interpreter_source() -> bytes:
-    """The interpreter program baked into the image (the `agentoss.sandboxes.interpreter` module)."""
-    return resources.files("agentoss.sandboxes").joinpath("interpreter.py").read_bytes()
+    """Every program baked into the image, concatenated (what the image tag's hash covers)."""
+    return b"".join(sandbox_program(name) for name in SANDBOX_PROGRAMS)
 
 
 def default_image() -> str:
@@ -206,7 +215,7 @@ def build_image(
             log(f"no registry: building {BASE_IMAGE} offline with debootstrap")
             _build_base_debootstrap(client, log, mirror)
     dockerfile = _DOCKERFILE.format(base=BASE_IMAGE, version=tag)
-    files = {"Dockerfile": dockerfile.encode(), "interpreter.py": interpreter_source()}
+    files = {"Dockerfile": dockerfile.encode(), **{name: sandbox_program(name) for name in SANDBOX_PROGRAMS}}
     _docker_build(client, files, tag, log)
     log(f"built {tag}")
     return tag

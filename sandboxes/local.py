@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import binascii
 import json
 import os
 import resource
+import secrets
 import shutil
 import sys
 import tempfile
@@ -25,6 +27,14 @@ from typing import Any
 
 from agentoss.sandboxes.base import DATA_DIR, ExecResult, normalize_data_path
 from agentoss.sandboxes.cgroup import LocalCgroup
+from agentoss.sandboxes.container import (
+    CONTROL_REPLY_BYTES,
+    FILE_REPLY_BYTES,
+    MAX_FILE_BYTES,
+    ProtocolViolation,
+    reply_limit,
+)
+from agentoss.sandboxes.image import SANDBOX_PROGRAMS
 from agentoss.sandboxes.output import DEFAULT_OUTPUT_LIMIT, clean_output
 
 from agentoss.errors import SandboxError, SandboxUnavailableError
@@ -32,6 +42,9 @@ from agentoss.errors import SandboxError, SandboxUnavailableError
 __all__ = ["LocalSandbox"]
 
 NOBODY = 65534
+EXEC_REPLY_BYTES = reply_limit(DEFAULT_OUTPUT_LIMIT)
+RESTART_SLACK_S = 10.0
+"""How long past timeout + grace the relay may take to kill and restart a stubborn kernel."""
 ISOLATION_NOTE = "weaker isolation: bubblewrap namespaces, rlimits, a cgroup only as root, no seccomp"
 
 
@@ -63,20 +76,23 @@ class LocalSandbox:
         self._lock = asyncio.Lock()
         self.uses_bwrap = shutil.which("bwrap") is not None and not unsafe
 
-    def _command(self, interpreter: str) -> list[str]:
+    def _command(self, programs: str) -> list[str]:
         assert self._data_dir is not None
         # The interpreter needs only the standard library: prefer the system python, which the
         # unprivileged uid can execute (a virtualenv under /root may not be).
         python = shutil.which("python3", path="/usr/bin:/usr/local/bin") or sys.executable
         if not self.uses_bwrap:
-            return [python, "-I", "-u", interpreter]
+            return [python, "-I", "-u", os.path.join(programs, "relay.py")]
         command = ["bwrap", "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL"]
+        command += ["--as-pid-1"]  # the relay is the jail's init: no other process holds its stdio
         command += ["--ro-bind", "/usr", "/usr", "--ro-bind-try", "/etc/alternatives", "/etc/alternatives"]
         for link in ("bin", "lib", "lib64", "sbin"):
             if os.path.islink(f"/{link}"):
                 command += ["--symlink", os.readlink(f"/{link}"), f"/{link}"]
         command += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--bind", self._data_dir, DATA_DIR]
-        command += ["--ro-bind", interpreter, "/opt/agentoss/interpreter.py", "--chdir", DATA_DIR]
+        for name in SANDBOX_PROGRAMS:
+            command += ["--ro-bind", os.path.join(programs, name), f"/opt/agentoss/{name}"]
+        command += ["--chdir", DATA_DIR]
         command += ["--uid", str(NOBODY), "--gid", str(NOBODY), "--clearenv"]
         command += [
             "--setenv",
@@ -89,7 +105,7 @@ class LocalSandbox:
             "MPLBACKEND",
             "Agg",
         ]
-        return [*command, python, "-I", "-u", "/opt/agentoss/interpreter.py", "--reap-all"]
+        return [*command, python, "-I", "-u", "/opt/agentoss/relay.py", "--reap-all"]
 
     def _limit(self) -> None:
         """Runs in the child before exec: join the cgroup, set rlimits, then drop root to nobody."""
@@ -121,8 +137,7 @@ class LocalSandbox:
             self._data_dir = tempfile.mkdtemp(prefix="agentoss-data-")
             if os.geteuid() == 0:
                 os.chown(self._data_dir, NOBODY, NOBODY)
-        source = resources.files("agentoss.sandboxes").joinpath("interpreter.py")
-        interpreter = str(source)
+        programs = str(resources.files("agentoss.sandboxes"))
         environment = {
             "PATH": "/usr/bin:/bin",
             "HOME": "/tmp",
@@ -131,35 +146,61 @@ class LocalSandbox:
         }
         try:
             self._process = await asyncio.create_subprocess_exec(
-                *self._command(interpreter),
+                *self._command(programs),
                 stdin=asyncio.subprocess.PIPE,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.DEVNULL,
                 env=environment,
                 cwd=self._data_dir,
                 preexec_fn=self._limit,
-                limit=128 * 1024 * 1024,
             )
-            ready = await self._receive(30.0)
-        except (OSError, TimeoutError) as exc:
+            ready = await self._receive(30.0, CONTROL_REPLY_BYTES)
+        except (OSError, TimeoutError, ProtocolViolation) as exc:
             await self._kill()
             raise SandboxUnavailableError(f"the local sandbox did not start: {exc}") from exc
         if not ready or not ready.get("ready"):
             await self._kill()
             raise SandboxUnavailableError(f"the local sandbox did not start: {ready}")
 
-    async def _send(self, message: dict[str, Any]) -> None:
-        assert self._process is not None and self._process.stdin is not None
-        self._process.stdin.write((json.dumps(message) + "\n").encode())
-        await self._process.stdin.drain()
+    async def _request(self, message: dict[str, Any], timeout: float, limit: int) -> dict[str, Any] | None:  # noqa: ASYNC109 - seconds, like the Sandbox contract
+        """Send one request under a fresh random id and return its reply (None: the relay exited).
 
-    async def _receive(self, timeout: float) -> dict[str, Any] | None:  # noqa: ASYNC109 - the Sandbox contract takes a timeout in seconds
+        `ProtocolViolation` for a reply that is oversized, not a JSON object, or carries another id.
+        """
+        assert self._process is not None and self._process.stdin is not None
+        nonce = secrets.token_hex(16)
+        self._process.stdin.write((json.dumps({**message, "id": nonce}) + "\n").encode())
+        await self._process.stdin.drain()
+        reply = await self._receive(timeout, limit)
+        if reply is not None and reply.get("id") != nonce:
+            raise ProtocolViolation("the sandbox sent a reply to no request of ours")
+        return reply
+
+    async def _receive(self, timeout: float, limit: int) -> dict[str, Any] | None:  # noqa: ASYNC109 - seconds, like the Sandbox contract
         assert self._process is not None and self._process.stdout is not None
-        line = await asyncio.wait_for(self._process.stdout.readline(), timeout)
-        if not line:
-            return None
-        message = json.loads(line)
-        return message if isinstance(message, dict) else None
+        stdout = self._process.stdout
+        line = bytearray()
+        async with asyncio.timeout(timeout):
+            while True:
+                chunk = await stdout.read(262144)
+                if not chunk:
+                    return None
+                scanned = len(line)
+                line += chunk
+                index = line.find(b"\n", scanned)
+                if index > limit or (index < 0 and len(line) > limit):
+                    raise ProtocolViolation(f"the sandbox sent a reply longer than {limit} bytes")
+                if index >= 0:
+                    if index + 1 < len(line):  # only this process writes replies: one per request
+                        raise ProtocolViolation("the sandbox sent more than one reply")
+                    break
+        try:
+            message = json.loads(bytes(line))
+        except ValueError:
+            raise ProtocolViolation("the sandbox sent a reply that is not JSON") from None
+        if not isinstance(message, dict):
+            raise ProtocolViolation("the sandbox sent a reply that is not a JSON object")
+        return message
 
     async def _kill(self) -> None:
         process, self._process = self._process, None
@@ -167,15 +208,21 @@ class LocalSandbox:
             process.kill()
             await asyncio.wait_for(process.wait(), 10.0)
 
+    async def _restart(self) -> None:
+        await self._kill()
+        await self.start()
+
     async def execute(self, code: str, *, timeout: float) -> ExecResult:  # noqa: ASYNC109 - the Sandbox contract takes a timeout in seconds
         await self.start()
+        request = {"op": "exec", "code": code, "alarm": timeout, "grace": self.interrupt_grace_s}
         async with self._lock:
-            await self._send({"op": "exec", "code": code, "alarm": timeout})
             try:
-                reply = await self._receive(timeout + self.interrupt_grace_s)
+                reply = await self._request(
+                    request, timeout + self.interrupt_grace_s + 10.0, EXEC_REPLY_BYTES
+                )
+                raw = base64.b64decode(str(reply.get("output", "")), validate=True) if reply else b""
             except TimeoutError:
-                await self._kill()
-                await self.start()
+                await self._restart()
                 return ExecResult(
                     output=f"[Execution timed out after {timeout:g} seconds and did not stop when "
                     "interrupted; the python process was restarted: all variables and imports are lost.]",
@@ -183,30 +230,46 @@ class LocalSandbox:
                     state_lost=True,
                     error=True,
                 )
+            except (ProtocolViolation, binascii.Error) as exc:
+                await self._restart()
+                return ExecResult(
+                    output=f"[The sandbox broke its protocol ({exc}); the python process was restarted: "
+                    "all variables and imports are lost.]",
+                    state_lost=True,
+                    error=True,
+                )
             if reply is None:
-                await self._kill()
-                await self.start()
+                await self._restart()
                 return ExecResult(
                     output="[The python process died and was restarted; state was lost.]",
                     state_lost=True,
                     error=True,
                 )
-        output = clean_output(base64.b64decode(reply.get("output", "")), DEFAULT_OUTPUT_LIMIT)
-        timed_out = "KeyboardInterrupt" in output[-200:]
+        output = clean_output(raw, DEFAULT_OUTPUT_LIMIT + 128)
+        timed_out = bool(reply.get("interrupted"))
         if timed_out:
             output += f"\n[Execution timed out after {timeout:g} seconds and was interrupted.]"
+        files = reply.get("files")
         return ExecResult(
             output=output,
             timed_out=timed_out,
-            error=bool(reply.get("error")),
-            files=tuple(reply.get("files", ())),
+            state_lost=bool(reply.get("state_lost")),
+            error=bool(reply.get("error")) or not reply.get("ok", False),
+            files=tuple(str(name) for name in files) if isinstance(files, list) else (),
         )
 
     async def _file_op(self, message: dict[str, Any]) -> dict[str, Any]:
         await self.start()
+        limit = FILE_REPLY_BYTES if message["op"] == "get" else CONTROL_REPLY_BYTES
         async with self._lock:
-            await self._send(message)
-            reply = await self._receive(60.0)
+            try:
+                reply = await self._request(message, 60.0, limit)
+            except (TimeoutError, ProtocolViolation) as exc:
+                await self._restart()
+                what = "did not answer" if isinstance(exc, TimeoutError) else f"broke its protocol ({exc})"
+                raise SandboxError(
+                    f"the local sandbox {what} during a file request; it was restarted and its state lost"
+                ) from exc
         if reply is None:
             raise SandboxError("the local sandbox exited during a file request")
         if not reply.get("ok"):
@@ -219,12 +282,20 @@ class LocalSandbox:
         )
 
     async def get_file(self, path: str) -> bytes:
-        reply = await self._file_op({"op": "get", "path": normalize_data_path(path)})
-        return base64.b64decode(reply["data"])
+        reply = await self._file_op(
+            {"op": "get", "path": normalize_data_path(path), "max_bytes": MAX_FILE_BYTES}
+        )
+        try:
+            return base64.b64decode(str(reply["data"]), validate=True)
+        except (KeyError, binascii.Error) as exc:
+            raise SandboxError("the local sandbox sent a malformed file reply") from exc
 
     async def list_files(self) -> list[str]:
         reply = await self._file_op({"op": "list"})
-        return [str(name) for name in reply.get("files", [])]
+        files = reply.get("files")
+        if not isinstance(files, list):
+            raise SandboxError("the local sandbox sent a malformed file listing")
+        return [str(name) for name in files]
 
     async def aclose(self) -> None:
         await self._kill()

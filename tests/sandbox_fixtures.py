@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -63,7 +64,7 @@ class LoopTicker:
 
     async def _run(self) -> None:
         while True:
-            await asyncio.sleep(0.005)
+            await asyncio.sleep(0.001)
             self.ticks += 1
 
     async def __aenter__(self) -> LoopTicker:
@@ -81,3 +82,11 @@ async def assert_healthy(sandbox: DockerSandbox) -> None:
     assert client.ping()
     result = await sandbox.execute("print(6 * 7)", timeout=30)
     assert result.output.strip().endswith("42"), result
+
+
+def require_bwrap() -> None:
+    """Skip (fail under CI) when bubblewrap is not installed."""
+    if shutil.which("bwrap") is None:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail("bubblewrap missing under CI (make services installs it)")
+        pytest.skip("bubblewrap (bwrap) is not installed")

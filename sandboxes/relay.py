@@ -1,0 +1,446 @@
+"""The sandbox's first process: owns the host channel, runs user code in a separate kernel process.
+
+Copied into the sandbox image with `interpreter.py` and run as `python3 -I -u relay.py --reap-all` (PID 1
+of the container, or of the bubblewrap jail); standard library only, never imports agentoss. Only
+this process holds the host channel (stdin/stdout). It makes itself non-dumpable first, so a process
+of the same uid (the kernel, anything user code starts) can neither open `/proc/1/fd/*` nor read its
+memory nor ptrace it. User code runs in the kernel (`interpreter.py`), a child started with stdin
+`/dev/null`, stdout/stderr into an output pipe the relay drains and caps, and two private pipes for
+cells and their verdicts: the kernel never holds a descriptor that reaches the host.
+
+Host requests are JSON lines carrying an `id`; every reply is built here and echoes it exactly once.
+Ops: `exec` (`code`, optional `alarm` seconds for a self-interrupt and `grace`), `put` (`path`,
+base64 `data`), `get` (`path`, `max_bytes`), `list`. An exec reply has `output` (base64, capped,
+cut marked), `error`, `files`, `interrupted`, and `state_lost` (+ `oom`) when the kernel died or
+misbehaved and was restarted. After every cell the kernel is stopped while every other process in
+the sandbox is killed, then resumed: this process, not code the user can patch, does the reaping.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import select
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING or __package__:  # imported as agentoss.sandboxes.relay (type checks, tests)
+    from agentoss.sandboxes.datadir import DATA_DIR, files_in_data, open_in_data, safe_names
+    from agentoss.sandboxes.processes import (
+        collect_orphans,
+        living_pids,
+        make_undumpable,
+        oom_kills,
+        send_signal,
+    )
+else:  # run as a script in the sandbox (`python3 -I`): the sibling modules sit next to this file
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from datadir import DATA_DIR, files_in_data, open_in_data, safe_names
+    from processes import collect_orphans, living_pids, make_undumpable, oom_kills, send_signal
+
+HEAD_BYTES = int(os.environ.get("AGENTOSS_OUTPUT_HEAD", "16384"))
+TAIL_BYTES = int(os.environ.get("AGENTOSS_OUTPUT_TAIL", "16384"))
+MAX_FILE_BYTES = 64 * 1024 * 1024
+MAX_KERNEL_LINE = 64 * 1024
+DRAIN_AFTER_CELL = 4 * 1024 * 1024
+EXIT_POLL_S = 0.25
+REAP_ALL = "--reap-all" in sys.argv
+KERNEL = os.path.join(os.path.dirname(os.path.abspath(__file__)), "interpreter.py")
+
+
+class KernelFailure(Exception):
+    """The kernel died, or wrote something that is not a verdict: it is replaced and state is lost."""
+
+
+class Kernel:
+    """The child process that runs user code, and the three pipes the relay reads and writes."""
+
+    def __init__(self) -> None:
+        cells_r, self.cells_w = os.pipe()
+        self.verdicts_r, verdicts_w = os.pipe()
+        self.output_r, output_w = os.pipe()
+        for fd in (self.cells_w, self.verdicts_r, self.output_r):
+            os.set_blocking(fd, False)
+        self.process = subprocess.Popen(
+            [sys.executable, "-I", "-u", KERNEL, str(cells_r), str(verdicts_w)],
+            stdin=subprocess.DEVNULL,
+            stdout=output_w,
+            stderr=output_w,
+            pass_fds=(cells_r, verdicts_w),
+            close_fds=True,
+        )
+        for fd in (cells_r, verdicts_w, output_w):
+            os.close(fd)
+        self.pid = self.process.pid
+        try:  # readable once the kernel exits, even while something it started holds its pipes
+            self.pidfd: int | None = os.pidfd_open(self.pid)
+        except (AttributeError, OSError):
+            self.pidfd = None
+        self.pending = bytearray()
+        self.seq = 0
+        self.output_open = True
+
+    def close(self) -> None:
+        """Kill the kernel (its pipes stay open until `release`, so late output can still be read)."""
+        send_signal(self.pid, signal.SIGKILL)
+        try:
+            self.process.wait(5.0)
+        except (subprocess.TimeoutExpired, ChildProcessError):
+            pass
+
+    def release(self) -> None:
+        for fd in (self.cells_w, self.verdicts_r, self.output_r, self.pidfd):
+            if fd is None:
+                continue
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+    def drain_stale(self) -> None:
+        """Drop output and verdicts written between cells (background threads of earlier cells)."""
+        for fd in (self.output_r, self.verdicts_r):
+            while True:
+                try:
+                    if not os.read(fd, 65536):
+                        break
+                except (BlockingIOError, InterruptedError):
+                    break
+        self.pending.clear()
+
+    def read_verdict(self) -> dict[str, Any] | None:
+        """The next verdict line if complete; None when more bytes are needed; KernelFailure otherwise."""
+        if b"\n" not in self.pending:
+            try:
+                chunk = os.read(self.verdicts_r, 65536)
+            except (BlockingIOError, InterruptedError):
+                return None
+            if not chunk:
+                raise KernelFailure("died")
+            self.pending += chunk
+        index = self.pending.find(b"\n")
+        if index < 0:
+            if len(self.pending) > MAX_KERNEL_LINE:
+                raise KernelFailure("wrote an oversized verdict")
+            return None
+        line = bytes(self.pending[:index])
+        del self.pending[: index + 1]
+        try:
+            verdict = json.loads(line)
+        except ValueError:
+            raise KernelFailure("wrote a malformed verdict") from None
+        if not isinstance(verdict, dict):
+            raise KernelFailure("wrote a malformed verdict")
+        return verdict
+
+    def next_verdict(self, seq: int, token: str) -> dict[str, Any] | None:
+        """The verdict for cell `seq` among the complete lines available now (others are stale or forged)."""
+        while True:
+            verdict = self.read_verdict()
+            if verdict is None or (verdict.get("seq") == seq and verdict.get("token") == token):
+                return verdict
+
+
+class Capture:
+    """The first and last bytes of one cell's output; the rest is counted and its cut marked."""
+
+    def __init__(self) -> None:
+        self.head = bytearray()
+        self.tail = bytearray()
+        self.total = 0
+
+    def add(self, data: bytes) -> None:
+        self.total += len(data)
+        room = HEAD_BYTES - len(self.head)
+        if room > 0:
+            self.head += data[:room]
+            data = data[room:]
+        if data:
+            self.tail += data
+            if len(self.tail) > TAIL_BYTES:
+                del self.tail[: len(self.tail) - TAIL_BYTES]
+
+    def drain(self, fd: int, limit: int = 1 << 62) -> bool:
+        """Read what is available now (at most about `limit` bytes); False once the pipe is at its end."""
+        start = self.total
+        while self.total - start < limit:
+            try:
+                chunk = os.read(fd, 262144)
+            except (BlockingIOError, InterruptedError):
+                return True
+            if not chunk:
+                return False
+            self.add(chunk)
+        return True
+
+    def value(self) -> bytes:
+        dropped = self.total - len(self.head) - len(self.tail)
+        if dropped > 0:
+            return bytes(self.head) + f"\n[... {dropped} bytes of output omitted ...]\n".encode() + self.tail
+        return bytes(self.head + self.tail)
+
+
+class Relay:
+    """The protocol loop: one reply per request, built from what the relay itself observed."""
+
+    def __init__(self) -> None:
+        self.kernel = self._start_kernel()
+        self.in_cell = False
+
+    def _start_kernel(self) -> Kernel:
+        kernel = Kernel()
+        deadline = time.monotonic() + 60.0
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise KernelFailure("did not start")
+            select.select([kernel.verdicts_r], [], [], remaining)
+            verdict = kernel.read_verdict()
+            if verdict is not None:
+                if not verdict.get("ready"):
+                    raise KernelFailure("did not start")
+                return kernel
+
+    def forward_interrupt(self, signum: int, frame: Any) -> None:
+        if self.in_cell:
+            try:
+                os.kill(self.kernel.pid, signal.SIGINT)
+            except OSError:
+                pass
+
+    def exec(self, request: dict[str, Any]) -> dict[str, Any]:
+        kernel = self.kernel
+        kernel.drain_stale()
+        kernel.seq += 1
+        # A verdict must echo this cell's number and a fresh token: a background thread of an earlier
+        # cell cannot end this one by guessing (it would have to dig the token out of the kernel).
+        token = os.urandom(16).hex()
+        cell = {"seq": kernel.seq, "token": token, "code": str(request.get("code", ""))}
+        line = (json.dumps(cell) + "\n").encode()
+        alarm = float(request.get("alarm") or 0)
+        grace = float(request.get("grace") or 2.0)
+        started = time.monotonic()
+        capture = Capture()
+        oom_before = oom_kills()
+        interrupted = False
+        verdict: dict[str, Any] | None = None
+        failure = ""
+        self.in_cell = True
+        try:
+            view = memoryview(line)
+            while verdict is None:
+                elapsed = time.monotonic() - started
+                if alarm > 0 and not interrupted and elapsed >= alarm:
+                    interrupted = True
+                    send_signal(kernel.pid, signal.SIGINT)
+                if alarm > 0 and interrupted and elapsed >= alarm + grace:
+                    failure = "did not stop when interrupted"
+                    break
+                wait = (alarm if not interrupted else alarm + grace) - elapsed if alarm > 0 else None
+                readers = [kernel.verdicts_r] + ([kernel.output_r] if kernel.output_open else [])
+                if kernel.pidfd is not None:
+                    readers.append(kernel.pidfd)
+                elif wait is None or wait > EXIT_POLL_S:
+                    wait = EXIT_POLL_S  # no pidfd: look for the kernel's exit now and then
+                ready_r, ready_w, _ = select.select(readers, [kernel.cells_w] if view else [], [], wait)
+                if ready_w:
+                    try:
+                        view = view[os.write(kernel.cells_w, view) :]
+                    except BlockingIOError:
+                        pass
+                    except BrokenPipeError:
+                        raise KernelFailure("died") from None
+                if kernel.output_r in ready_r:
+                    kernel.output_open = capture.drain(kernel.output_r)
+                if kernel.verdicts_r in ready_r:
+                    verdict = kernel.next_verdict(kernel.seq, token)
+                if verdict is None and kernel.process.poll() is not None:
+                    verdict = kernel.next_verdict(kernel.seq, token)  # a verdict sent just before exiting
+                    if verdict is None:
+                        raise KernelFailure("died")
+        except KernelFailure as exc:
+            failure = str(exc)
+        finally:
+            self.in_cell = False
+        reply: dict[str, Any] = {"ok": True, "interrupted": interrupted}
+
+        def drain_rest() -> None:
+            capture.drain(kernel.output_r, DRAIN_AFTER_CELL)
+
+        if not failure:
+            # Everything the kernel wrote before its verdict is in the pipe; once the kernel is stopped
+            # and every other process is dead, the pipe holds a finite remainder.
+            self._reap(keep=kernel.pid, then=drain_rest)
+        else:
+            reply.update(error=True, files=[], state_lost=True, oom=oom_kills() > oom_before)
+            kernel.close()
+            self._reap(keep=None, then=drain_rest)
+            kernel.release()
+            self.kernel = self._start_kernel()
+            note = f"[The python process {failure}; it was restarted: all variables and imports are lost.]"
+            capture.add(("\n" + note + "\n").encode())
+        if verdict is not None:
+            reply.update(error=bool(verdict.get("error")), files=safe_names(verdict.get("files")))
+        reply["output"] = base64.b64encode(capture.value()).decode("ascii")
+        return reply
+
+    def _reap(self, keep: int | None, then: Callable[[], None]) -> None:
+        """Kill every process but this one and `keep` (stopped meanwhile, so it cannot spawn more)."""
+        if not REAP_ALL:
+            then()
+            return
+        if keep is not None:
+            send_signal(keep, signal.SIGSTOP)
+        try:
+            deadline = time.monotonic() + 3.0
+            while time.monotonic() < deadline:
+                others = living_pids(exclude=(os.getpid(), keep))
+                for pid in others:
+                    try:
+                        os.kill(pid, signal.SIGKILL)
+                    except OSError:
+                        pass
+                collect_orphans()
+                if not others:
+                    break
+                time.sleep(0.002)
+            then()
+        finally:
+            if keep is not None:
+                send_signal(keep, signal.SIGCONT)
+
+    def run(self, request: dict[str, Any]) -> dict[str, Any]:
+        """Run `code` as a fresh `python3` program; report the exit status this process collected.
+
+        The kernel stays stopped meanwhile, so nothing left from earlier cells can tamper with it.
+        """
+        send_signal(self.kernel.pid, signal.SIGSTOP)
+        output_r, output_w = os.pipe()
+        child = subprocess.Popen(
+            [sys.executable, "-I", "-u", "-"],
+            stdin=subprocess.PIPE,
+            stdout=output_w,
+            stderr=output_w,
+            close_fds=True,
+            cwd=DATA_DIR,
+        )
+        os.close(output_w)
+        os.set_blocking(output_r, False)
+        assert child.stdin is not None
+        program = child.stdin.fileno()
+        os.set_blocking(program, False)
+        try:
+            pidfd: int | None = os.pidfd_open(child.pid)
+        except (AttributeError, OSError):
+            pidfd = None
+        view = memoryview(str(request.get("code", "")).encode())
+        capture = Capture()
+        deadline = time.monotonic() + float(request.get("timeout") or 60.0)
+        timed_out = False
+        while child.poll() is None:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                timed_out = True
+                child.kill()
+                child.wait()
+                break
+            readers = [output_r] + ([pidfd] if pidfd is not None else [])
+            wait = remaining if pidfd is not None else min(remaining, EXIT_POLL_S)
+            ready_r, ready_w, _ = select.select(readers, [program] if view else [], [], wait)
+            if ready_w:
+                try:
+                    view = view[os.write(program, view) :]
+                except BlockingIOError:
+                    pass
+                except BrokenPipeError:
+                    view = view[:0]
+                if not view:
+                    child.stdin.close()
+            if output_r in ready_r:
+                capture.drain(output_r)
+        if not child.stdin.closed:
+            child.stdin.close()
+        self._reap(keep=self.kernel.pid, then=lambda: _drain(capture, output_r))
+        for fd in (output_r, pidfd):
+            if fd is not None:
+                os.close(fd)
+        output = base64.b64encode(capture.value()).decode("ascii")
+        return {"ok": True, "exit_code": child.returncode, "timed_out": timed_out, "output": output}
+
+    def handle(self, request: dict[str, Any]) -> dict[str, Any]:
+        op = request.get("op")
+        if op == "exec":
+            return self.exec(request)
+        if op == "run":
+            return self.run(request)
+        if op == "put":
+            data = base64.b64decode(str(request["data"]), validate=True)
+            fd = open_in_data(str(request["path"]), os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+            return {"ok": True}
+        if op == "get":
+            limit = min(int(request.get("max_bytes") or MAX_FILE_BYTES), MAX_FILE_BYTES)
+            fd = open_in_data(str(request["path"]), os.O_RDONLY)
+            with os.fdopen(fd, "rb") as handle:
+                data = handle.read(limit + 1)
+            if len(data) > limit:
+                return {"ok": False, "message": f"file larger than {limit} bytes"}
+            return {"ok": True, "data": base64.b64encode(data).decode("ascii")}
+        if op == "list":
+            return {"ok": True, "files": files_in_data()}
+        return {"ok": False, "message": f"unknown op {op!r}"}
+
+
+def _drain(capture: Capture, fd: int) -> None:
+    capture.drain(fd, DRAIN_AFTER_CELL)
+
+
+def main() -> None:
+    make_undumpable()
+    proto_in = os.fdopen(0, "rb", buffering=1 << 16)
+    proto_out = 1
+    try:
+        relay = Relay()
+    except KernelFailure as exc:
+        sys.exit(f"the kernel {exc}")
+    signal.signal(signal.SIGINT, relay.forward_interrupt)
+    # No other handler: as PID 1 every signal we do not handle is dropped when sent from inside.
+
+    def reply(message: dict[str, Any]) -> None:
+        view = memoryview((json.dumps(message) + "\n").encode())
+        while view:
+            view = view[os.write(proto_out, view) :]
+
+    reply({"ok": True, "ready": True, "pid": os.getpid()})
+    while True:
+        line = proto_in.readline()
+        if not line:
+            relay.kernel.close()
+            return
+        if not line.endswith(b"\n"):
+            continue  # a partial last line at end of stream
+        try:
+            request = json.loads(line)
+            if not isinstance(request, dict):
+                raise ValueError("not an object")
+        except ValueError as exc:
+            reply({"ok": False, "message": f"bad request: {exc}"})
+            continue
+        try:
+            message = relay.handle(request)
+        except KernelFailure as exc:  # could not even restart the kernel: end, so the host replaces us
+            sys.exit(f"the kernel {exc}")
+        except Exception as exc:
+            message = {"ok": False, "message": f"{type(exc).__name__}: {exc}"}
+        message["id"] = request.get("id")
+        reply(message)
+
+
+if __name__ == "__main__":
+    main()
