@@ -3,8 +3,9 @@
 gpt-oss emits one call per message. A turn's calls are collected, in order, until the final answer,
 and that list is what BFCL's checker sees, so the parallel categories measure "all the required calls
 in one turn, any order" (labelled "sequential" in reports). Each call is answered with a neutral
-acknowledgement: single-turn BFCL has no executable backends. Multi-turn categories live in
-`agentoss.evals.bfcl_multi` and are dispatched from here.
+acknowledgement: single-turn BFCL has no executable backends. `simple_java` and `simple_javascript`
+declare their functions and are checked in their language (`agentoss.evals.bfcl_lang`). Multi-turn
+categories live in `agentoss.evals.bfcl_multi` and are dispatched from here.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from agentoss.evals.bfcl_data import (
     load_entries,
     to_json_schema,
 )
+from agentoss.evals.bfcl_lang import CATEGORY_LANGUAGES, declare, literal, representable
 from agentoss.evals.core import Attempt, RunSpec, Sample, SampleEnv, Score, Scorer
 from agentoss.evals.oracle import Call, Final, Plan
 from agentoss.evals.tools import callback_tool
@@ -100,7 +102,7 @@ class BFCLScorer:
             sample.input["function"],
             calls,
             sample.target,
-            checkers.python,
+            checkers.languages[CATEGORY_LANGUAGES.get(sample.category, "python")],
             sample.metadata["stem"],
             "agentoss",
         )
@@ -154,7 +156,8 @@ class BFCLTask:
         entry = sample.input
         calls: list[dict[str, Any]] = []
         tools = []
-        for function in entry["function"]:
+        language = CATEGORY_LANGUAGES.get(sample.category, "python")
+        for function in (declare(f, language) for f in entry["function"]):
             original = function["name"]
 
             def record(arguments: dict[str, Any], original: str = original) -> str:
@@ -178,6 +181,24 @@ class BFCLTask:
     async def score(self, sample: Sample, attempt: Attempt, env: SampleEnv) -> Score:
         return await self.scorer(sample, attempt, env)
 
+    def unscorable(self, sample: Sample) -> bool:
+        """Java / JS ground truth no call can match: malformed, or values BFCL reads back only as text."""
+        language = CATEGORY_LANGUAGES.get(sample.category)
+        if language is None:
+            return False
+        docs = {f["name"]: f["parameters"]["properties"] for f in sample.input["function"]}
+        for entry in sample.target or []:
+            for name, params in entry.items():
+                for param, options in params.items():
+                    doc = docs.get(name, {}).get(param, {})
+                    kind, element = doc.get("type", "any"), doc.get("items", {}).get("type")
+                    values = [o for o in options if o != ""] if isinstance(options, list) else None
+                    if values is None or any(_malformed(v) for v in values):
+                        return True
+                    if values and not any(representable(v, kind, element, language) for v in values):
+                        return True
+        return False
+
     def plan(self, sample: Sample, mode: Literal["oracle", "wrong"]) -> Plan:
         """Scripted right / wrong answers (see `agentoss.evals.oracle`)."""
         if sample.category in MULTI_TURN_CATEGORIES:
@@ -195,10 +216,30 @@ class BFCLTask:
         if sample.category == "live_relevance":
             return [[first_call, Final("Done.")]]
         steps: list[Call | Final] = [
-            Call(f"functions.{_model_name(name)}", json.dumps(arguments))
+            Call(f"functions.{_model_name(name)}", json.dumps(_written(sample, name, arguments)))
             for name, arguments in ground_truth_calls(sample.target or [])
         ]
         return [[*steps, Final("Done.")]]
+
+
+def _malformed(value: Any) -> bool:
+    """A nested dict answer whose entries are not lists of options (BFCL would compare characters)."""
+    return isinstance(value, dict) and any(not isinstance(v, list) for v in value.values())
+
+
+def _written(sample: Sample, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
+    """Ground-truth arguments as the model must write them: Java / JS values as source text."""
+    language = CATEGORY_LANGUAGES.get(sample.category)
+    if language is None:
+        return arguments
+    function = next(f for f in sample.input["function"] if f["name"] == name)
+    properties = function["parameters"]["properties"]
+    out = {}
+    for param, value in arguments.items():
+        doc = properties.get(param, {})
+        element = doc.get("items", {}).get("type")
+        out[param] = literal(value, doc.get("type", "any"), element, language)
+    return out
 
 
 def _first_user(entry: dict[str, Any]) -> str:

@@ -29,6 +29,8 @@ __all__ = [
 
 SINGLE_TURN_CATEGORIES: dict[str, str] = {
     "simple": "simple_python",
+    "simple_java": "simple_java",
+    "simple_javascript": "simple_javascript",
     "multiple": "multiple",
     "parallel": "parallel",
     "parallel_multiple": "parallel_multiple",
@@ -71,6 +73,15 @@ _TYPES = {
     "tuple": "array",
     "ArrayList": "array",
     "Array": "array",
+    "byte": "integer",
+    "short": "integer",
+    "Bigint": "integer",
+    "String": "string",
+    "Any": "string",
+    "HashMap": "object",
+    "Hashtable": "object",
+    "Queue": "array",
+    "Stack": "array",
 }
 _KEEP = ("description", "enum", "default", "required", "format")
 
@@ -113,7 +124,7 @@ def multi_turn_docs(class_name: str) -> tuple[dict[str, Any], ...]:
 
 
 def to_json_schema(parameters: Mapping[str, Any]) -> dict[str, Any]:
-    """A BFCL parameter doc (`dict`, `float`, `tuple` types) as standard JSON Schema."""
+    """A BFCL parameter doc (`dict`, `float`, `tuple`, Java / JS type names) as standard JSON Schema."""
     out: dict[str, Any] = {}
     kind = parameters.get("type")
     if isinstance(kind, str):
@@ -164,6 +175,7 @@ def load_checkers() -> types.SimpleNamespace:
         multi_turn_checker=multi_turn_checker,
         multi_turn_utils=multi_turn_utils,
         python=Language.PYTHON,
+        languages={language.value: language for language in Language},
         class_paths=CLASS_FILE_PATH_MAPPING,
         stateless=frozenset(STATELESS_CLASSES),
     )

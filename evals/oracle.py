@@ -78,7 +78,9 @@ class OracleScript:
     A turn is recognised by every user message so far (not the system or developer message, which
     change with effort and tools), so samples sharing an opening question but not a later turn stay
     apart. Samples whose user messages are identical up to a turn with different steps are listed in
-    `ambiguous`: the first one's plan answers both.
+    `ambiguous`: the first one's plan answers both. So are samples the task's optional
+    `unscorable(sample) -> bool` flags: ground truth that no answer can match under the benchmark's
+    own checker.
     """
 
     def __init__(
@@ -87,9 +89,13 @@ class OracleScript:
         self.turns: dict[str, list[PlanStep]] = {}
         self._single_turn: dict[str, str] = {}
         self.ambiguous: set[str] = set()
-        """Ids of samples sharing their user messages with another sample that has different steps."""
+        """Ids of samples sharing their user messages with another sample that has different steps,
+        or whose ground truth the task flags as unscorable."""
         owners: dict[str, str] = {}
+        unscorable = getattr(task, "unscorable", None)
         for sample in samples:
+            if unscorable is not None and unscorable(sample):
+                self.ambiguous.add(sample.id)
             plan = task.plan(sample, mode)
             users = _user_turns(sample, len(plan))
             for index, steps in enumerate(plan):

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
-from agentoss.evals.bfcl import BFCLTask, ground_truth_calls
+from agentoss.evals.bfcl import BFCLScorer, BFCLTask, ground_truth_calls
 from agentoss.evals.bfcl_data import MULTI_TURN_CATEGORIES, SINGLE_TURN_CATEGORIES, to_json_schema
+from agentoss.evals.bfcl_lang import literal
 from agentoss.evals.bfcl_multi import call_string, parse_call
+from agentoss.evals.core import Attempt, RunSpec
 from agentoss.evals.oracle import Call, Final
-from eval_fixtures import run_oracle
+from eval_fixtures import PlanAgent, run_oracle
 
 SINGLE = list(SINGLE_TURN_CATEGORIES)
 MULTI = list(MULTI_TURN_CATEGORIES)
@@ -30,6 +33,84 @@ async def test_oracle_scores_every_category_fully_and_wrong_oracle_scores_zero(
     run, records, _ = await run_oracle(task, samples, tmp_path / "wrong", "wrong")
     assert run.errors == 0
     assert [r["sample_id"] for r in records if r["correct"]] == []
+
+
+@pytest.mark.parametrize("category", ["simple_java", "simple_javascript"])
+async def test_oracle_scores_every_java_and_javascript_sample_and_wrong_oracle_none(
+    tmp_path: Path, category: str
+) -> None:
+    task = BFCLTask()
+    samples = task.samples([category])
+    run, records, script = await run_oracle(task, samples, tmp_path / "right")
+    assert run.lost == 0 and run.errors == 0 and len(records) == len(samples)
+    scored = [r for r in records if r["sample_id"] not in script.ambiguous]
+    assert len(scored) >= len(samples) - 3
+    assert [r["sample_id"] for r in scored if not r["correct"]] == []
+    # Excluded only where BFCL's own checker cannot accept the ground truth itself.
+    assert [r["sample_id"] for r in records if r["sample_id"] in script.ambiguous and r["correct"]] == []
+    # Arguments are written as source text in the language (BFCL's checker requires strings).
+    values = [v for r in scored for call in r["prediction"] for args in call.values() for v in args.values()]
+    assert values and all(isinstance(v, str) for v in values)
+    run, records, _ = await run_oracle(task, samples, tmp_path / "wrong", "wrong")
+    assert run.errors == 0
+    assert [r["sample_id"] for r in records if r["correct"]] == []
+
+
+async def test_java_arguments_are_checked_as_java_source_text() -> None:
+    task = BFCLTask()
+    sample = next(s for s in task.samples(["simple_java"]) if s.id == "simple_java_1")
+    ((name, arguments),) = ground_truth_calls(sample.target)
+    assert arguments["useShortName"] is True
+    assert arguments["params"] == {"limit": 50, "schemaFilter": "public"}
+    properties = sample.input["function"][0]["parameters"]["properties"]
+    written = {k: literal(v, properties[k]["type"], None, "java") for k, v in arguments.items()}
+    assert written["useShortName"] == "true"
+    assert written["params"].startswith("new HashMap<")
+    score = await BFCLScorer()(sample, Attempt(prediction=[{name: written}]), None)  # type: ignore[arg-type]
+    assert score.correct, score.explanation
+    as_json = await BFCLScorer()(sample, Attempt(prediction=[{name: arguments}]), None)  # type: ignore[arg-type]
+    assert not as_json.correct and as_json.details["error_type"] == "type_error:java"
+
+
+class _SpecEnv:
+    seed = 0
+
+    def __init__(self, task: BFCLTask, samples: list[Any]) -> None:
+        from agentoss.evals.oracle import OracleScript
+
+        self.script = OracleScript(task, samples)
+        self.specs: list[RunSpec] = []
+
+    def agent(self, spec: RunSpec) -> PlanAgent:
+        self.specs.append(spec)
+        return PlanAgent(self.script, spec)
+
+
+async def test_java_and_javascript_functions_are_declared_with_string_parameters() -> None:
+    task = BFCLTask()
+    java = next(s for s in task.samples(["simple_java"]) if s.id == "simple_java_1")
+    js = next(s for s in task.samples(["simple_javascript"]) if s.id == "simple_javascript_2")
+    env = _SpecEnv(task, [java, js])
+    await task.solve(java, env)  # type: ignore[arg-type]
+    await task.solve(js, env)  # type: ignore[arg-type]
+    (java_spec,), (js_spec,) = (spec.tools[0].spec.functions for spec in env.specs)
+    assert java_spec.name == "SQLCompletionAnalyzer_makeProposalsFromObject"
+    assert java_spec.description.endswith("Note that the provided function is in Java 8 SDK syntax.")
+    java_params = java_spec.parameters["properties"]  # type: ignore[index]
+    assert {p["type"] for p in java_params.values()} == {"string"}
+    assert java_params["useShortName"]["description"].endswith(
+        "This is Java boolean type parameter in string representation."
+    )
+    assert "any type of Java object in string representation" in java_params["object"]["description"]
+    assert js_spec.description.endswith("Note that the provided function is in JavaScript syntax.")
+    js_params = js_spec.parameters["properties"]  # type: ignore[index]
+    assert {p["type"] for p in js_params.values()} == {"string"}
+    assert "items" not in js_params["status"]
+    assert js_params["status"]["description"].endswith(
+        "The list elements are of type String; they are not in string representation."
+    )
+    # The sample itself is untouched: BFCL's checker reads the original Java / JS types.
+    assert js.input["function"][0]["parameters"]["properties"]["status"]["type"] == "array"
 
 
 async def test_parallel_calls_are_collected_across_messages_in_order(tmp_path: Path) -> None:
