@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from cli_fixtures import CliRun, agentoss, fake_vllm
 
+from agentoss.harmony import decode, encode_special
 from agentoss.runtime.transcript import read_transcript
 
 CALL_JSON = "<|constrain|>json<|message|>"
@@ -54,10 +55,27 @@ MALFORMED_FINALS = {
         '{"ok": true}',
     ),
 }
+MALFORMED_CODES = {  # the diagnostic codes each malformed completion must be reported with, in order
+    "CM01-role": ["duplicate_start"],
+    "CM02-jsonword": ["json_without_constrain"],
+    "CM03-glued": ["json_without_constrain", "glued_content_type"],
+    "CM04-leadingstart": ["duplicate_start"],
+    "CM05-afterend": ["stray_text"],
+    "CM06-doubled": ["empty_channel", "doubled_channel"],
+    "CM07-analysis": ["function_call_channel"],
+    "CM08-builtin-as-function": ["json_without_constrain", "builtin_as_function", "builtin_on_commentary"],
+    "CM09-nomessage": ["missing_message_token"],
+    "CM10-later-nomessage": ["missing_message_token"],
+    "CM11-junkchannel": ["unknown_channel"],
+    "CM12-constrained-final": [],  # `<|constrain|>json` on a final message is valid harmony
+}
 MALFORMED = [
     [{"when": task, "step": 0, "reply": reply}, {"when": task, "step": 1, "reply": answer(f"{task} done")}]
     for task, reply in MALFORMED_CALLS.items()
 ] + [[{"when": task, "step": 0, "reply": reply}] for task, (reply, _) in MALFORMED_FINALS.items()]
+
+CUT_HEADER = fn_call("get_weather", '{"city": "Oslo"}', analysis="Planning the call.")
+CUT_CONTENT = answer("The forecast for Oslo is mild and dry all week.", analysis="Easy.")
 
 SCRIPT = [
     # python episode
@@ -113,6 +131,26 @@ SCRIPT = [
     },
     {"when": "TASK-CHAT-TWO", "reply": answer("Second answer, reasoning leaked.")},
     {"when": "TASK-CHAT-ONE", "step": 0, "reply": answer("First answer.", analysis="SECRET-REASONING")},
+    # pattern 10: cut by the length limit (`--max-tokens`), inside a header and inside content
+    {"when": "TASK-CUT-HEADER", "reply": CUT_HEADER},
+    {"when": "TASK-CUT-CONTENT", "reply": CUT_CONTENT},
+    # pattern 11: the answer on commentary, no function tools declared
+    {
+        "when": "TASK-COMMENTARY",
+        "reply": think("Simple sum.") + "<|channel|>commentary<|message|>It is 4.<|return|>",
+    },
+    # pattern 12: a research loop (a search, a function call), then reasoning that never answers
+    {
+        "when": "TASK-RESEARCH",
+        "step": 0,
+        "reply": think("Search first.")
+        + f'<|channel|>analysis to=browser.search {CALL_JSON}{{"query": "moon"}}<|call|>',
+    },
+    {"when": "TASK-RESEARCH", "step": 1, "reply": fn_call("get_weather", '{"city": "Oslo"}')},
+    {
+        "when": "TASK-RESEARCH",
+        "reply": think("Enough research.") + "<|channel|>analysis<|message|>Still mulling.<|return|>",
+    },
     # malformed outputs, one chat turn each (later turns first: a prompt holds every earlier task)
     *reversed([rule for turn in MALFORMED for rule in turn]),
 ]
@@ -291,8 +329,92 @@ def test_every_malformed_output_pattern_through_a_chat_session(
     assert calls == [("functions.get_weather", False)] * 7 + [("browser.search", False)]
     outputs = [r["output"] for r in records if r["event"] == "tool_call"]
     assert outputs[:7] == ["Oslo: 20 celsius"] * 7 and "The Moon" in outputs[7]
-    diagnostics = [d for r in records if r["event"] == "completion" for d in r["diagnostics"]]
-    assert len(diagnostics) >= len(tasks) - 2  # repairs are reported, not silent
+    task_of_run = {r["run"]: r["task"] for r in records if r["event"] == "run_started"}
+    codes: dict[str, list[str]] = {task: [] for task in tasks}
+    for record in records:
+        if record["event"] == "completion":
+            codes[task_of_run[record["run"]]] += [d.split(":", 1)[0] for d in record["diagnostics"]]
+    assert codes == MALFORMED_CODES  # every repair is reported, with its own code, never silently
+
+
+def _tokens_to(text: str) -> int:
+    """How many tokens the model samples to write `text` (control tokens included)."""
+    return len(encode_special(text))
+
+
+def test_output_cut_inside_a_header_stops_with_max_tokens(url: str, workdir: Path) -> None:
+    cut = _tokens_to(think("Planning the call.") + "<|channel|>commentary to=functions")  # pattern 10
+    assert cut < _tokens_to(CUT_HEADER)
+    done = run(
+        url,
+        workdir,
+        "--function-tools",
+        "weather_tools",
+        "--max-tokens",
+        str(cut),
+        "--json",
+        "TASK-CUT-HEADER",
+    )
+    assert done.code == 1
+    result = done.json()
+    assert result["stop_reason"] == "max_tokens" and result["final"] is None
+    assert result["tool_calls"] == [] and result["turns"] == 1  # the half-written call is not dispatched
+    assert result["diagnostics"] == [
+        "truncated: output cut off inside a message header",
+        f"max_tokens: the completion was cut after {cut} tokens",
+    ]
+    assert done.stderr.strip().splitlines() == [
+        f"agentoss: no final answer: max_tokens (the completion was cut after {cut} tokens)"
+    ]
+
+
+def test_output_cut_inside_the_answer_keeps_the_partial_answer(url: str, workdir: Path) -> None:
+    opened = _tokens_to(think("Easy.") + "<|channel|>final<|message|>")  # pattern 10
+    cut = opened + 3
+    partial = decode(encode_special(CUT_CONTENT)[opened:cut])
+    assert partial and "The forecast for Oslo".startswith(partial)
+    done = run(url, workdir, "--max-tokens", str(cut), "--json", "TASK-CUT-CONTENT")
+    assert done.code == 1
+    result = done.json()
+    assert result["stop_reason"] == "max_tokens" and result["final"] == partial
+    assert result["diagnostics"] == [
+        "truncated: output cut off inside message content",
+        f"max_tokens: the completion was cut after {cut} tokens",
+    ]
+
+
+def test_commentary_answer_without_function_tools_is_the_final_answer(url: str, workdir: Path) -> None:
+    done = run(url, workdir, "--json", "TASK-COMMENTARY")  # pattern 11: no function tools declared
+    assert done.code == 0, done.stderr
+    result = done.json()
+    assert result["stop_reason"] == "final" and result["final"] == "It is 4." and result["turns"] == 1
+    assert result["diagnostics"] == [
+        "no_final_answer: no final answer and no tool call",
+        "final_on_commentary: an answer ended on commentary; taken as final",
+    ]
+
+
+def test_no_final_answer_after_a_research_loop(url: str, workdir: Path) -> None:
+    corpus = str(workdir / "corpus")
+    done = run(
+        url, workdir, "--function-tools", "weather_tools", "--tools", "browser", "--browser-corpus", corpus,
+        "--max-turns", "4", "--json", "TASK-RESEARCH",
+    )  # fmt: skip
+    assert done.code == 1  # pattern 12: searched, called a tool, then only reasoned
+    result = done.json()
+    assert result["stop_reason"] == "max_turns" and result["final"] is None and result["turns"] == 4
+    assert [call["recipient"] for call in result["tool_calls"]] == ["browser.search", "functions.get_weather"]
+    no_final = "no_final: the completion held no final answer or tool call; sampling again"
+    assert result["diagnostics"] == [
+        "no_final_answer: no final answer and no tool call",
+        no_final,
+        "no_final_answer: no final answer and no tool call",
+        no_final,
+        "max_turns: no final answer after 4 model calls",
+    ]
+    assert done.stderr.strip().splitlines() == [
+        "agentoss: no final answer: max_turns (no final answer after 4 model calls)"
+    ]
 
 
 def test_no_final_answer_within_max_turns(url: str, workdir: Path) -> None:

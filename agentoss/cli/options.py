@@ -70,6 +70,7 @@ class AgentOptions:
     sandbox: str
     browser_corpus: str | None
     max_turns: int
+    max_tokens: int | None
     tool_timeout: float
     timeout: float | None
     transcript: str | None
@@ -145,6 +146,11 @@ def agent_options(fn: F) -> F:
             help="Directory of documents the browser tool searches offline.",
         ),
         click.option("--max-turns", type=click.IntRange(min=1), default=32, show_default=True),
+        click.option(
+            "--max-tokens",
+            type=click.IntRange(min=1),
+            help="Most tokens sampled in one model call (default 16384, less when the context is full).",
+        ),
         click.option(
             "--tool-timeout", type=click.FloatRange(min=0, min_open=True), default=180.0, show_default=True
         ),

@@ -99,7 +99,10 @@ async def make_agent(options: AgentOptions, tools: tuple[str, ...], *, approve: 
             instructions=options.instructions,
             reasoning_effort=options.effort,  # type: ignore[arg-type]
             limits=Limits(
-                max_turns=options.max_turns, tool_timeout_s=options.tool_timeout, timeout_s=options.timeout
+                max_turns=options.max_turns,
+                tool_timeout_s=options.tool_timeout,
+                timeout_s=options.timeout,
+                **({} if options.max_tokens is None else {"max_output_tokens_per_call": options.max_tokens}),
             ),
             transcript=options.transcript,
             approve=approve,

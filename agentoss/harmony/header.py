@@ -127,8 +127,13 @@ def resolve_header(parts: list[HeaderPart], *, implied: bool, policy: RecipientP
                 continue
             channel_words.append(words.pop(0))
         elif part.kind == "constrain":
-            if words:
+            if words and not words[0].startswith("to="):
                 header.content_type = "<|constrain|>" + words.pop(0)
+            # `<|constrain|>json to=functions.f`: the recipient written after the constraint.
+            for word in [w for w in words if w.startswith("to=")]:
+                recipients.append(word[3:])
+                header.repair("recipient_after_constraint", f"recipient {word[3:]!r} after <|constrain|>")
+            words = [w for w in words if not w.startswith("to=")]
             if words:
                 header.repair("extra_header_words", f"ignored header words {' '.join(words)!r}")
             continue

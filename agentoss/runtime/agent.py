@@ -33,6 +33,7 @@ from agentoss.harmony import (
     normalize_schema,
 )
 from agentoss.runtime.dispatch import ApproveHook, ToolRouter
+from agentoss.runtime.ledger import RunLedger
 from agentoss.runtime.limits import Limits
 from agentoss.runtime.loop import Episode, EpisodeSettings
 from agentoss.runtime.portal import LoopPortal
@@ -300,12 +301,13 @@ class Session:
                     schema_warnings=list(self.agent.schema_warnings),
                 )
             self._builder.append_message(Message.user(text))
-            episode = self._episode = Episode(
-                settings=settings,
+            ledger = RunLedger(
                 builder=self._builder,
+                transcript=settings.transcript,
                 run_id=run_id,
                 diagnostics=[f"schema: {warning}" for warning in self.agent.schema_warnings],
             )
+            episode = self._episode = Episode(settings=settings, ledger=ledger)
             async with aclosing(episode.events()) as events:
                 async for event in events:
                     if isinstance(event, RunFinished):

@@ -4,9 +4,10 @@ Linear on purpose. Each step: check the limits, make the prompt fit the context 
 oldest tool outputs of this turn if needed), stream a completion from the backend while parsing it
 token by token (`sampling.py`), append it to the prompt (verbatim when canonical, so a step costs
 only its new tokens), then either dispatch the tool call it ends with, accept its `final` answer, or
-sample again. Every way out is an explicit stop reason; a completion cut mid-stream by the deadline or
-a cancellation is still kept, parsed as truncated. `AgentossError`s end the run as `RunError` with the
-conversation attached.
+sample again. The run's ledger (`ledger.py`) keeps what happened: usage, tool calls, diagnostics,
+transcript records and the result. Every way out is an explicit stop reason; a completion cut
+mid-stream by the deadline or a cancellation is still kept, parsed as truncated. `AgentossError`s
+end the run as `RunError` with the conversation attached.
 """
 
 from __future__ import annotations
@@ -14,8 +15,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import aclosing
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 from pydantic import BaseModel
 
@@ -30,11 +30,12 @@ from agentoss.events import (
     ToolCallFinished,
     ToolCallStarted,
 )
-from agentoss.harmony import Message, PromptBuilder, StreamParser
+from agentoss.harmony import Message, StreamParser
 from agentoss.runtime.context import fit_prompt
 from agentoss.runtime.dispatch import ApproveHook, ToolRouter
+from agentoss.runtime.ledger import RunLedger
 from agentoss.runtime.limits import Limits, format_seconds
-from agentoss.runtime.result import RunResult, RunUsage, StopReason, ToolCallRecord
+from agentoss.runtime.result import RunResult, StopReason, ToolCallRecord
 from agentoss.runtime.sampling import (
     SampledCompletion,
     commentary_as_final,
@@ -43,7 +44,7 @@ from agentoss.runtime.sampling import (
     tool_call,
 )
 from agentoss.runtime.structured import OutputValidationError, retry_message, validate_output
-from agentoss.runtime.transcript import TranscriptWriter, message_to_dict
+from agentoss.runtime.transcript import TranscriptWriter
 
 __all__ = ["Episode", "EpisodeSettings"]
 
@@ -75,18 +76,10 @@ class _Stop(Exception):
 
 @dataclass(slots=True)
 class Episode:
-    """One run: drives `builder` (which already holds the user's message) to a stop reason."""
+    """One run: drives the ledger's conversation (which already holds the user's message) to a stop reason."""
 
     settings: EpisodeSettings
-    builder: PromptBuilder
-    run_id: str = ""
-    """Tags this run's transcript records (runs sharing a transcript file interleave)."""
-    turns: int = 0
-    usage: RunUsage = field(default_factory=RunUsage)
-    tool_calls: list[ToolCallRecord] = field(default_factory=list)
-    diagnostics: list[str] = field(default_factory=list)
-    final_text: str | None = None
-    output: Any = None
+    ledger: RunLedger
     _deadline: float | None = None
     _window: int | None = None
     _retries: int = 0
@@ -95,6 +88,7 @@ class Episode:
     async def events(self) -> AsyncGenerator[AgentEvent, None]:
         """Run to the end, yielding public events; the last one is always `RunFinished`."""
         limits = self.settings.limits
+        ledger = self.ledger
         loop = asyncio.get_running_loop()
         self._deadline = loop.time() + limits.timeout_s if limits.timeout_s else None
         finished = False
@@ -110,38 +104,39 @@ class Episode:
                             yield event
             except _Stop as stop:
                 if stop.note:
-                    self.diagnostics.append(stop.note)
-                result = self._result(stop.reason)
+                    ledger.diagnostics.append(stop.note)
+                result = ledger.result(stop.reason)
             except Exception as exc:
                 # AgentossErrors end the run; anything else (a bug in an approval hook, a backend
                 # raising outside the error tree) is mapped here so the caller sees one error type.
-                result = self._result("error", error=f"{type(exc).__name__}: {exc}")
-                self._finish(result)
+                result = ledger.result("error", error=f"{type(exc).__name__}: {exc}")
+                ledger.finish(result)
                 finished = True
                 yield RunFinished(result=result)
                 raise RunError(str(exc), transcript=result.messages, stop_reason="error") from exc
-            self._finish(result)
+            ledger.finish(result)
             finished = True
             yield RunFinished(result=result)
         finally:
             if not finished:  # cancelled, or the consumer stopped iterating
-                self._finish(self._result("cancelled"))
+                ledger.finish(ledger.result("cancelled"))
 
     # -- one step ---------------------------------------------------------------------------
 
     async def _step(self) -> AsyncGenerator[AgentEvent, None]:
         settings, limits = self.settings, self.settings.limits
+        ledger = self.ledger
         prompt = self._fit_prompt()
         max_tokens = min(
-            limits.max_output_tokens_per_call, limits.max_output_tokens - self.usage.completion_tokens
+            limits.max_output_tokens_per_call, limits.max_output_tokens - ledger.usage.completion_tokens
         )
         window_bound = False
         if self._window is not None and self._window - len(prompt) < max_tokens:
             max_tokens, window_bound = self._window - len(prompt), True
-        self.turns += 1
-        step = self.turns
+        ledger.turns += 1
+        step = ledger.turns
         params = SamplingParams(max_tokens=max_tokens, temperature=settings.temperature, seed=settings.seed)
-        self._log("request", step=step, prompt_tokens=len(prompt), max_tokens=max_tokens)
+        ledger.log("request", step=step, prompt_tokens=len(prompt), max_tokens=max_tokens)
         yield StepStarted(step=step, prompt_tokens=len(prompt))
 
         completion = SampledCompletion(
@@ -177,7 +172,7 @@ class Episode:
                 finish_reason=finish.value if finish else None,
             )
             return  # sample again, with the room the elided outputs freed
-        prompt_used = self._record(step, len(prompt), completion)
+        prompt_used = ledger.record(step, len(prompt), completion)
         for diagnostic in parsed.diagnostics:
             yield DiagnosticRaised(
                 code=diagnostic.code, message=diagnostic.message, severity=diagnostic.severity
@@ -196,52 +191,23 @@ class Episode:
         if call is not None and not truncated:
             return
         if truncated:
-            self.final_text = final_text(parsed)
+            ledger.final_text = final_text(parsed)
             reason: StopReason = "context_length" if window_bound else "max_tokens"
             raise _Stop(reason, f"{reason}: the completion was cut after {len(completion.sampled)} tokens")
         final = final_text(parsed)
         if final is None and parsed.stop_token == _RETURN:
             final = commentary_as_final(parsed)
             if final is not None:
-                self.diagnostics.append("final_on_commentary: an answer ended on commentary; taken as final")
+                ledger.diagnostics.append(
+                    "final_on_commentary: an answer ended on commentary; taken as final"
+                )
         if final is None:
-            self.diagnostics.append(
+            ledger.diagnostics.append(
                 "no_final: the completion held no final answer or tool call; sampling again"
             )
             return
-        self.final_text = final
+        ledger.final_text = final
         self._accept_final(final)
-
-    def _record(self, step: int, sent: int, completion: SampledCompletion, **extra: Any) -> int:
-        """Append a parsed completion to the conversation, count it, log it; returns its prompt tokens."""
-        parsed, sampled = completion.parsed, completion.sampled
-        assert parsed is not None, "a completion is parsed before it is recorded"
-        self.builder.append_completion(sampled, parsed)
-        prompt_used = self._count(sent, completion)
-        self.diagnostics.extend(f"{d.code}: {d.message}" for d in parsed.diagnostics)
-        finish = completion.finish_reason
-        self._log(
-            "completion",
-            step=step,
-            sampled=sampled,
-            finish_reason=finish.value if finish else None,
-            stop_token=completion.stop_token,
-            usage={"prompt_tokens": prompt_used, "completion_tokens": len(sampled)},
-            messages=[message_to_dict(m) for m in parsed.messages],
-            diagnostics=[f"{d.code}: {d.message}" for d in parsed.diagnostics],
-            clean=parsed.clean,
-            duration_s=completion.elapsed_s(),
-            **extra,
-        )
-        return prompt_used
-
-    def _count(self, sent: int, completion: SampledCompletion) -> int:
-        """Add one request to the usage; returns its prompt tokens."""
-        prompt_used = completion.prompt_tokens(sent)
-        self.usage.prompt_tokens += prompt_used
-        self.usage.completion_tokens += len(completion.sampled)
-        self.usage.requests += 1
-        return prompt_used
 
     def _make_room(self, step: int, sent: int, completion: SampledCompletion) -> bool:
         """After the context window cut a completion: discard it and elide this turn's oldest tool outputs.
@@ -252,23 +218,14 @@ class Episode:
         is re-rendered by the elision anyway, and the model samples the step again.
         """
         elisions = self._elisions
-        fit_prompt(self.builder, self._window, len(completion.sampled) + self._room_needed(), self._elided)
+        room = len(completion.sampled) + self._room_needed()
+        fit_prompt(self.ledger.builder, self._window, room, self._elided)
         if self._elisions == elisions:
             return False
-        prompt_used = self._count(sent, completion)
-        self.diagnostics.append(
+        self.ledger.discard(step, sent, completion, reason="context_window")
+        self.ledger.diagnostics.append(
             f"context_cut: the context window cut a completion after {len(completion.sampled)} tokens; "
             f"discarded, {self._elisions - elisions} tool output(s) elided, sampling again"
-        )
-        self._log(
-            "completion",
-            step=step,
-            sampled=completion.sampled,
-            finish_reason=FinishReason.LENGTH.value,
-            stop_token=completion.stop_token,
-            usage={"prompt_tokens": prompt_used, "completion_tokens": len(completion.sampled)},
-            discarded="context_window",
-            duration_s=completion.elapsed_s(),
         )
         return True
 
@@ -278,23 +235,24 @@ class Episode:
         Synchronous on purpose: it runs while a cancellation unwinds. The partial messages are
         appended like a `max_tokens` cut (canonically re-rendered), so the prompt stays append-only.
         """
+        ledger = self.ledger
         if not completion.sampled:
             return
         parsed = completion.finish(truncated=True)
-        self.diagnostics.append(
+        ledger.diagnostics.append(
             f"cut: the completion was cut by {'the timeout' if cause == 'timeout' else 'cancellation'} "
             f"after {len(completion.sampled)} tokens; its partial messages are kept"
         )
-        self._record(step, sent, completion, cut=cause)
+        ledger.record(step, sent, completion, cut=cause)
         if cause == "timeout":
-            self.final_text = final_text(parsed)
+            ledger.final_text = final_text(parsed)
 
     def _accept_final(self, final: str) -> None:
         output_type = self.settings.output_type
         if output_type is None:
             raise _Stop("final")
         try:
-            self.output = validate_output(output_type, final)
+            self.ledger.output = validate_output(output_type, final)
         except OutputValidationError as exc:
             if self._retries >= self.settings.limits.max_output_retries:
                 raise _Stop(
@@ -303,8 +261,8 @@ class Episode:
                     f"after {self._retries} retries: {exc}",
                 ) from None
             self._retries += 1
-            self.diagnostics.append(f"output_invalid: {exc} (retry {self._retries})")
-            self.builder.append_message(Message.user(retry_message(output_type, str(exc))))
+            self.ledger.diagnostics.append(f"output_invalid: {exc} (retry {self._retries})")
+            self.ledger.builder.append_message(Message.user(retry_message(output_type, str(exc))))
             return
         raise _Stop("final")
 
@@ -313,7 +271,7 @@ class Episode:
         _, routed = settings.router.route(call)
         yield ToolCallStarted(recipient=routed.recipient, channel=routed.channel, arguments=routed.arguments)
         refuse = None
-        if len(self.tool_calls) >= limits.max_tool_calls:
+        if len(self.ledger.tool_calls) >= limits.max_tool_calls:
             refuse = f"Tool call limit reached ({limits.max_tool_calls}). Answer now without calling tools."
         if self._deadline is not None and asyncio.get_running_loop().time() >= self._deadline:
             raise self._timeout()
@@ -333,17 +291,8 @@ class Episode:
             is_error=outcome.is_error,
             duration_s=outcome.duration_s,
         )
-        self.tool_calls.append(record)
-        self.builder.append_message(outcome.message())
-        self._log(
-            "tool_call",
-            recipient=record.recipient,
-            channel=record.channel,
-            arguments=record.arguments,
-            output=record.output,
-            is_error=record.is_error,
-            duration_s=round(record.duration_s, 6),
-        )
+        self.ledger.tool_call(record)
+        self.ledger.builder.append_message(outcome.message())
         yield ToolCallFinished(
             recipient=record.recipient,
             output=record.output,
@@ -359,11 +308,11 @@ class Episode:
         limits = self.settings.limits
         if self._deadline is not None and now >= self._deadline:
             raise self._timeout()
-        if self.turns >= limits.max_turns:
-            raise _Stop("max_turns", f"max_turns: no final answer after {self.turns} model calls")
-        if self.usage.completion_tokens >= limits.max_output_tokens:
+        if self.ledger.turns >= limits.max_turns:
+            raise _Stop("max_turns", f"max_turns: no final answer after {self.ledger.turns} model calls")
+        if self.ledger.usage.completion_tokens >= limits.max_output_tokens:
             raise _Stop(
-                "max_tokens", f"max_tokens: {self.usage.completion_tokens} tokens sampled in this run"
+                "max_tokens", f"max_tokens: {self.ledger.usage.completion_tokens} tokens sampled in this run"
             )
 
     def _timeout(self) -> _Stop:
@@ -372,12 +321,12 @@ class Episode:
 
     def _fit_prompt(self) -> list[int]:
         """The prompt to send, after eliding old tool outputs of this turn if it does not fit."""
-        room_needed = self._room_needed()
-        prompt = fit_prompt(self.builder, self._window, room_needed, self._elided)
+        room_needed, builder = self._room_needed(), self.ledger.builder
+        prompt = fit_prompt(builder, self._window, room_needed, self._elided)
         if prompt is None:
             raise _Stop(
                 "context_length",
-                f"context_length: the prompt needs {len(self.builder.tokens)} + {room_needed} tokens; "
+                f"context_length: the prompt needs {len(builder.tokens)} + {room_needed} tokens; "
                 f"the window holds {self._window}",
             )
         return prompt
@@ -388,42 +337,11 @@ class Episode:
 
     def _elided(self, message: Message) -> None:
         self._elisions += 1
-        self.diagnostics.append(
+        self.ledger.diagnostics.append(
             f"elided: the output of {message.author} was elided to fit the context window"
         )
-        self._log("elided", author=message.author, characters=len(message.content))
-
-    # -- bookkeeping ------------------------------------------------------------------------
+        self.ledger.log("elided", author=message.author, characters=len(message.content))
 
     def snapshot(self, reason: StopReason) -> RunResult:
         """The result so far, as if the run stopped now with `reason` (e.g. after a cancellation)."""
-        return self._result(reason)
-
-    def _result(self, reason: StopReason, *, error: str | None = None) -> RunResult:
-        if error:
-            self.diagnostics.append(f"error: {error}")
-        return RunResult(
-            final_text=self.final_text,
-            stop_reason=reason,
-            turns=self.turns,
-            messages=list(self.builder.messages),
-            tool_calls=list(self.tool_calls),
-            usage=self.usage,
-            diagnostics=list(self.diagnostics),
-            output=self.output,
-            error=error,
-        )
-
-    def _finish(self, result: RunResult) -> None:
-        self._log(
-            "run_finished",
-            stop_reason=result.stop_reason,
-            final=result.final_text,
-            turns=result.turns,
-            usage=result.usage.to_dict(),
-            error=result.error,
-        )
-
-    def _log(self, event: str, **fields: Any) -> None:
-        if self.settings.transcript is not None:
-            self.settings.transcript.write(event, run=self.run_id, **fields)
+        return self.ledger.result(reason)
