@@ -93,6 +93,8 @@ class Channel:
         self.limit = CONTROL_REPLY_BYTES
         self.broken = ""
         self.stderr_tail = b""
+        self._sending: asyncio.Future[None] | None = None
+        """A long line still being written by a thread (its sender may have been cancelled)."""
         threading.Thread(target=self._read, name="sandbox-attach", daemon=True).start()
 
     def expect(self, limit: int) -> None:
@@ -199,11 +201,19 @@ class Channel:
 
     async def send(self, message: dict[str, Any]) -> None:
         data = (json.dumps(message) + "\n").encode()
+        previous = self._sending
+        if previous is not None and not previous.done():
+            await asyncio.wait([previous])  # lines never interleave
         try:
             if len(data) < 65536:
                 self._raw.sendall(data)  # fits the socket buffer: does not block
             else:
-                await asyncio.to_thread(self._raw.sendall, data)
+                # Shielded: a cancelled caller's line still goes out whole (the caller recorded it as
+                # pending), so the relay never sees half a request and the reply can be collected.
+                sending = asyncio.ensure_future(asyncio.to_thread(self._raw.sendall, data))
+                sending.add_done_callback(_retrieve)
+                self._sending = sending
+                await asyncio.shield(sending)
         except OSError as exc:
             raise SandboxError(f"sandbox stdin closed: {exc}") from exc
 
@@ -216,6 +226,12 @@ class Channel:
             self._sock.close()
         except OSError:
             pass
+
+
+def _retrieve(future: asyncio.Future[None]) -> None:
+    """Mark a background send's error as seen (its reply wait reports the broken channel)."""
+    if not future.cancelled():
+        future.exception()
 
 
 def _decode(line: bytes) -> dict[str, Any]:

@@ -13,6 +13,7 @@ import asyncio
 import base64
 import binascii
 import dataclasses
+import logging
 import secrets
 from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
@@ -41,6 +42,8 @@ if TYPE_CHECKING:
     from agentoss.sandboxes.pool import WarmPool
 
 __all__ = ["DockerSandbox", "open_session"]
+
+logger = logging.getLogger(__name__)
 
 START_TIMEOUT_S = 60.0
 CUT_MARKER_SLACK = 128
@@ -121,6 +124,12 @@ class DockerSandbox:
         self._closed = False
         self._pending: str | None = None
         """The id of a request whose reply was not collected (its caller was cancelled)."""
+        self._pending_deadline: float | None = None
+        """When that reply is due at the latest (loop time); None: within the interrupt grace."""
+        self._state_lost = False
+        """A file request or program replaced the container: the next `execute` says state was lost."""
+        self.listing_cut = False
+        """The last `list_files` hit the relay's size cap: more files exist than it returned."""
         self._tasks: set[asyncio.Task[None]] = set()
 
     @property
@@ -175,7 +184,8 @@ class DockerSandbox:
                     return await self._run(session, code, timeout, stateless=True)
                 finally:
                     await _discard(self._client, session, keep_volume=True)
-            lost = await self._settle()
+            lost = await self._settle() or self._state_lost
+            self._state_lost = False
             if self._session is None:
                 self._session = await open_session(self._client, self._image(), self.config, self._volume)
             session = self._session
@@ -187,6 +197,7 @@ class DockerSandbox:
                 self._background(asyncio.to_thread(self._interrupt, session.container_id))
                 raise
             self._pending = None
+            self._state_lost = False  # a replacement during this call was reported in its own result
             if lost:
                 note = "[The previous execution was cancelled and could not be stopped (or the sandbox "
                 note += "misbehaved); the python process was restarted and all variables and imports "
@@ -205,11 +216,15 @@ class DockerSandbox:
         Returns True when the interpreter had to be replaced, i.e. the session's state was lost.
         """
         pending, self._pending = self._pending, None
+        deadline, self._pending_deadline = self._pending_deadline, None
         if pending is None or self._session is None:
             return False
         session = self._session
+        wait = self.interrupt_grace_s
+        if deadline is not None:
+            wait = max(wait, deadline - asyncio.get_running_loop().time())
         try:
-            reply = await self._reply(session, pending, self.interrupt_grace_s)
+            reply = await self._reply(session, pending, wait)
         except (TimeoutError, ProtocolViolation):
             await self._replace(session, stateless=False)
             return True
@@ -227,9 +242,8 @@ class DockerSandbox:
         stateless: bool,
     ) -> ExecResult:
         limit = reply_limit(self.config.output_limit)
-        nonce = await self._request(session, {"op": "exec", "code": code}, limit)
-        if not stateless:
-            self._pending = nonce
+        # Interrupted when its caller is cancelled, so its reply is due within the grace period.
+        nonce = await self._request(session, {"op": "exec", "code": code}, limit, track=not stateless)
         interrupted = False
         try:
             try:
@@ -307,13 +321,20 @@ class DockerSandbox:
                 self._session = await open_session(self._client, self._image(), self.config, self._volume)
             session = self._session
             limit = reply_limit(self.config.output_limit)
+            wait = timeout + self.interrupt_grace_s + 5.0
             try:
-                nonce = await self._request(session, {"op": "run", "code": code, "timeout": timeout}, limit)
-                reply = await self._reply(session, nonce, timeout + self.interrupt_grace_s + 5.0)
+                request = {"op": "run", "code": code, "timeout": timeout}
+                nonce = await self._request(session, request, limit, due_in=wait)
+                reply = await self._reply(session, nonce, wait)
+                self._pending = None
+                if reply is not None and reply.get("ok") is False:
+                    message = str(reply.get("message", "unknown error"))
+                    return ProgramResult(None, f"[The program could not be started: {message}]")
                 if reply is None or not isinstance(reply.get("exit_code"), int):
                     raise ProtocolViolation("the sandbox ended without an exit status")
                 raw = base64.b64decode(str(reply.get("output", "")), validate=True)
             except (TimeoutError, ProtocolViolation, binascii.Error) as exc:
+                self._pending = None
                 await self._replace(session, stateless=False)
                 note = f"[The sandbox failed to run the program ({exc or 'timed out'}); it was restarted: "
                 note += "all variables and imports are lost. Files in /mnt/data were kept.]"
@@ -321,9 +342,27 @@ class DockerSandbox:
         output = clean_output(raw, self.config.output_limit + CUT_MARKER_SLACK)
         return ProgramResult(int(reply["exit_code"]), output, timed_out=bool(reply.get("timed_out")))
 
-    async def _request(self, session: LaunchedContainer, message: dict[str, Any], limit: int) -> str:
-        """Send one request under a fresh random id; its reply may be at most `limit` bytes."""
+    async def _request(
+        self,
+        session: LaunchedContainer,
+        message: dict[str, Any],
+        limit: int,
+        *,
+        track: bool = True,
+        due_in: float | None = None,
+    ) -> str:
+        """Send one request under a fresh random id; its reply may be at most `limit` bytes.
+
+        Tracked requests are recorded as pending before they are sent (due within `due_in` s, or the
+        interrupt grace): if the caller is cancelled, the next request first collects the reply (see
+        `_settle`), so the channel never gets out of step. The caller clears `_pending` on its reply.
+        """
         nonce = secrets.token_hex(16)
+        if track:
+            self._pending = nonce
+            self._pending_deadline = None
+            if due_in is not None:
+                self._pending_deadline = asyncio.get_running_loop().time() + due_in
         session.channel.expect(limit)
         await session.channel.send({**message, "id": nonce})
         return nonce
@@ -346,6 +385,7 @@ class DockerSandbox:
         if stateless:
             return  # the caller discards the container; there is no successor
         self._session = None
+        self._state_lost = True
         if self._closed:
             await _discard(self._client, session, keep_volume=True)
             return
@@ -371,9 +411,12 @@ class DockerSandbox:
                 session = await open_session(self._client, self._image(), self.config, self._volume)
             limit = FILE_REPLY_BYTES if message["op"] == "get" else CONTROL_REPLY_BYTES
             try:
-                nonce = await self._request(session, message, limit)
+                track = not temporary
+                nonce = await self._request(session, message, limit, track=track, due_in=FILE_TIMEOUT_S)
                 reply = await self._reply(session, nonce, FILE_TIMEOUT_S)
+                self._pending = None
             except (TimeoutError, ProtocolViolation) as exc:
+                self._pending = None
                 if not temporary:
                     await self._replace(session, stateless=False)
                 what = "did not answer" if isinstance(exc, TimeoutError) else f"broke its protocol ({exc})"
@@ -396,6 +439,8 @@ class DockerSandbox:
     async def get_file(self, path: str) -> bytes:
         relative = normalize_data_path(path)
         reply = await self._file_op({"op": "get", "path": relative, "max_bytes": MAX_FILE_BYTES})
+        if reply.get("cut"):
+            raise SandboxError(f"the sandbox could not read all of {relative}")
         try:
             return base64.b64decode(str(reply["data"]), validate=True)
         except (KeyError, binascii.Error) as exc:
@@ -406,6 +451,9 @@ class DockerSandbox:
         files = reply.get("files")
         if not isinstance(files, list):
             raise SandboxError("the sandbox sent a malformed file listing")
+        self.listing_cut = bool(reply.get("cut"))
+        if self.listing_cut:
+            logger.warning("the sandbox listed only the first %d files of /mnt/data", len(files))
         return [str(name) for name in files]
 
     async def aclose(self) -> None:

@@ -16,6 +16,7 @@ import asyncio
 import base64
 import binascii
 import json
+import logging
 import os
 import resource
 import secrets
@@ -41,10 +42,17 @@ from agentoss.errors import SandboxError, SandboxUnavailableError
 
 __all__ = ["LocalSandbox"]
 
+logger = logging.getLogger(__name__)
+
 NOBODY = 65534
+FILE_TIMEOUT_S = 60.0
 EXEC_REPLY_BYTES = reply_limit(DEFAULT_OUTPUT_LIMIT)
 RESTART_SLACK_S = 10.0
 """How long past timeout + grace the relay may take to kill and restart a stubborn kernel."""
+LOST_NOTE = (
+    "[The previous request was cancelled and could not be completed (or the sandbox misbehaved); "
+    "the python process was restarted and all variables and imports were lost.]\n"
+)
 ISOLATION_NOTE = "weaker isolation: bubblewrap namespaces, rlimits, a cgroup only as root, no seccomp"
 
 
@@ -74,6 +82,14 @@ class LocalSandbox:
         self._process: asyncio.subprocess.Process | None = None
         self._data_dir: str | None = None
         self._lock = asyncio.Lock()
+        self._buffer = bytearray()
+        """Reply bytes read but not yet consumed (a cancelled read leaves its part here)."""
+        self._pending: tuple[str, float] | None = None
+        """The id of a request whose caller was cancelled, and when its reply is due (loop time)."""
+        self._state_lost = False
+        """A file request restarted the process: the next `execute` says state was lost."""
+        self.listing_cut = False
+        """The last `list_files` hit the relay's size cap: more files exist than it returned."""
         self.uses_bwrap = shutil.which("bwrap") is not None and not unsafe
 
     def _command(self, programs: str) -> list[str]:
@@ -169,31 +185,55 @@ class LocalSandbox:
         """
         assert self._process is not None and self._process.stdin is not None
         nonce = secrets.token_hex(16)
+        # Recorded before sending: a caller cancelled from here on leaves a reply for `_settle`.
+        self._pending = (nonce, asyncio.get_running_loop().time() + timeout)
         self._process.stdin.write((json.dumps({**message, "id": nonce}) + "\n").encode())
         await self._process.stdin.drain()
         reply = await self._receive(timeout, limit)
+        self._pending = None
         if reply is not None and reply.get("id") != nonce:
             raise ProtocolViolation("the sandbox sent a reply to no request of ours")
         return reply
 
+    async def _settle(self) -> bool:
+        """Collect the reply of a cancelled request; restart a process that does not give it.
+
+        Returns True when the process was restarted, i.e. the session's state was lost.
+        """
+        pending, self._pending = self._pending, None
+        if pending is None or self._process is None:
+            return False
+        nonce, deadline = pending
+        wait = max(deadline - asyncio.get_running_loop().time(), self.interrupt_grace_s)
+        try:
+            reply = await self._receive(wait, max(EXEC_REPLY_BYTES, FILE_REPLY_BYTES))
+        except (TimeoutError, ProtocolViolation):
+            reply = None
+        if reply is None or reply.get("id") != nonce:
+            await self._restart()
+            return True
+        return False
+
     async def _receive(self, timeout: float, limit: int) -> dict[str, Any] | None:  # noqa: ASYNC109 - seconds, like the Sandbox contract
         assert self._process is not None and self._process.stdout is not None
         stdout = self._process.stdout
-        line = bytearray()
+        line = self._buffer  # kept across calls: a cancelled read must not lose the start of a reply
         async with asyncio.timeout(timeout):
-            while True:
+            index = line.find(b"\n")
+            while index < 0:
+                if len(line) > limit:
+                    raise ProtocolViolation(f"the sandbox sent a reply longer than {limit} bytes")
                 chunk = await stdout.read(262144)
                 if not chunk:
                     return None
                 scanned = len(line)
                 line += chunk
                 index = line.find(b"\n", scanned)
-                if index > limit or (index < 0 and len(line) > limit):
-                    raise ProtocolViolation(f"the sandbox sent a reply longer than {limit} bytes")
-                if index >= 0:
-                    if index + 1 < len(line):  # only this process writes replies: one per request
-                        raise ProtocolViolation("the sandbox sent more than one reply")
-                    break
+            if index > limit:
+                raise ProtocolViolation(f"the sandbox sent a reply longer than {limit} bytes")
+            if index + 1 < len(line):  # only this process writes replies: one per request
+                raise ProtocolViolation("the sandbox sent more than one reply")
+        self._buffer = bytearray()
         try:
             message = json.loads(bytes(line))
         except ValueError:
@@ -204,11 +244,15 @@ class LocalSandbox:
 
     async def _kill(self) -> None:
         process, self._process = self._process, None
+        self._buffer = bytearray()
+        self._pending = None
         if process is not None and process.returncode is None:
             process.kill()
             await asyncio.wait_for(process.wait(), 10.0)
 
-    async def _restart(self) -> None:
+    async def _restart(self, *, reported: bool = False) -> None:
+        """Replace the process; unless the caller's own result says so, the next `execute` will."""
+        self._state_lost = not reported
         await self._kill()
         await self.start()
 
@@ -216,13 +260,15 @@ class LocalSandbox:
         await self.start()
         request = {"op": "exec", "code": code, "alarm": timeout, "grace": self.interrupt_grace_s}
         async with self._lock:
+            lost = await self._settle() or self._state_lost
+            self._state_lost = False
             try:
                 reply = await self._request(
-                    request, timeout + self.interrupt_grace_s + 10.0, EXEC_REPLY_BYTES
+                    request, timeout + self.interrupt_grace_s + RESTART_SLACK_S, EXEC_REPLY_BYTES
                 )
                 raw = base64.b64decode(str(reply.get("output", "")), validate=True) if reply else b""
             except TimeoutError:
-                await self._restart()
+                await self._restart(reported=True)
                 return ExecResult(
                     output=f"[Execution timed out after {timeout:g} seconds and did not stop when "
                     "interrupted; the python process was restarted: all variables and imports are lost.]",
@@ -231,7 +277,7 @@ class LocalSandbox:
                     error=True,
                 )
             except (ProtocolViolation, binascii.Error) as exc:
-                await self._restart()
+                await self._restart(reported=True)
                 return ExecResult(
                     output=f"[The sandbox broke its protocol ({exc}); the python process was restarted: "
                     "all variables and imports are lost.]",
@@ -239,13 +285,15 @@ class LocalSandbox:
                     error=True,
                 )
             if reply is None:
-                await self._restart()
+                await self._restart(reported=True)
                 return ExecResult(
                     output="[The python process died and was restarted; state was lost.]",
                     state_lost=True,
                     error=True,
                 )
         output = clean_output(raw, DEFAULT_OUTPUT_LIMIT + 128)
+        if lost:
+            output = LOST_NOTE + output
         timed_out = bool(reply.get("interrupted"))
         if timed_out:
             output += f"\n[Execution timed out after {timeout:g} seconds and was interrupted.]"
@@ -253,7 +301,7 @@ class LocalSandbox:
         return ExecResult(
             output=output,
             timed_out=timed_out,
-            state_lost=bool(reply.get("state_lost")),
+            state_lost=lost or bool(reply.get("state_lost")),
             error=bool(reply.get("error")) or not reply.get("ok", False),
             files=tuple(str(name) for name in files) if isinstance(files, list) else (),
         )
@@ -262,8 +310,9 @@ class LocalSandbox:
         await self.start()
         limit = FILE_REPLY_BYTES if message["op"] == "get" else CONTROL_REPLY_BYTES
         async with self._lock:
+            await self._settle()
             try:
-                reply = await self._request(message, 60.0, limit)
+                reply = await self._request(message, FILE_TIMEOUT_S, limit)
             except (TimeoutError, ProtocolViolation) as exc:
                 await self._restart()
                 what = "did not answer" if isinstance(exc, TimeoutError) else f"broke its protocol ({exc})"
@@ -285,6 +334,8 @@ class LocalSandbox:
         reply = await self._file_op(
             {"op": "get", "path": normalize_data_path(path), "max_bytes": MAX_FILE_BYTES}
         )
+        if reply.get("cut"):
+            raise SandboxError(f"the local sandbox could not read all of {path}")
         try:
             return base64.b64decode(str(reply["data"]), validate=True)
         except (KeyError, binascii.Error) as exc:
@@ -295,6 +346,9 @@ class LocalSandbox:
         files = reply.get("files")
         if not isinstance(files, list):
             raise SandboxError("the local sandbox sent a malformed file listing")
+        self.listing_cut = bool(reply.get("cut"))
+        if self.listing_cut:
+            logger.warning("the local sandbox listed only the first %d files of /mnt/data", len(files))
         return [str(name) for name in files]
 
     async def aclose(self) -> None:

@@ -30,7 +30,15 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING or __package__:  # imported as agentoss.sandboxes.relay (type checks, tests)
-    from agentoss.sandboxes.datadir import DATA_DIR, files_in_data, open_in_data, safe_names
+    from agentoss.sandboxes.datadir import (
+        DATA_DIR,
+        FILE_KEY,
+        files_in_data,
+        open_in_data,
+        safe_names,
+        write_all,
+        write_file_reply,
+    )
     from agentoss.sandboxes.processes import (
         collect_orphans,
         living_pids,
@@ -40,7 +48,15 @@ if TYPE_CHECKING or __package__:  # imported as agentoss.sandboxes.relay (type c
     )
 else:  # run as a script in the sandbox (`python3 -I`): the sibling modules sit next to this file
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    from datadir import DATA_DIR, files_in_data, open_in_data, safe_names
+    from datadir import (
+        DATA_DIR,
+        FILE_KEY,
+        files_in_data,
+        open_in_data,
+        safe_names,
+        write_all,
+        write_file_reply,
+    )
     from processes import collect_orphans, living_pids, make_undumpable, oom_kills, send_signal
 
 HEAD_BYTES = int(os.environ.get("AGENTOSS_OUTPUT_HEAD", "16384"))
@@ -297,47 +313,74 @@ class Relay:
         if keep is not None:
             send_signal(keep, signal.SIGSTOP)
         try:
-            deadline = time.monotonic() + 3.0
-            while time.monotonic() < deadline:
-                others = living_pids(exclude=(os.getpid(), keep))
-                for pid in others:
-                    try:
-                        os.kill(pid, signal.SIGKILL)
-                    except OSError:
-                        pass
-                collect_orphans()
-                if not others:
-                    break
-                time.sleep(0.002)
+            self._kill_others(keep)
             then()
         finally:
             if keep is not None:
                 send_signal(keep, signal.SIGCONT)
 
+    def _kill_others(self, keep: int | None) -> None:
+        """SIGKILL every process but this one and `keep` until none is left (or 3 s have passed)."""
+        deadline = time.monotonic() + 3.0
+        while time.monotonic() < deadline:
+            others = living_pids(exclude=(os.getpid(), keep))
+            for pid in others:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+            collect_orphans()
+            if not others:
+                break
+            time.sleep(0.002)
+
     def run(self, request: dict[str, Any]) -> dict[str, Any]:
         """Run `code` as a fresh `python3` program; report the exit status this process collected.
 
-        The kernel stays stopped meanwhile, so nothing left from earlier cells can tamper with it.
+        The kernel stays stopped meanwhile and every other process (left from earlier cells) is killed
+        before the program starts, so nothing but the program itself can tamper with its run.
         """
-        send_signal(self.kernel.pid, signal.SIGSTOP)
-        output_r, output_w = os.pipe()
-        child = subprocess.Popen(
-            [sys.executable, "-I", "-u", "-"],
-            stdin=subprocess.PIPE,
-            stdout=output_w,
-            stderr=output_w,
-            close_fds=True,
-            cwd=DATA_DIR,
-        )
-        os.close(output_w)
+        kernel = self.kernel.pid
+        send_signal(kernel, signal.SIGSTOP)
+        output_r: int | None = None
+        output_w: int | None = None
+        pidfd: int | None = None
+        try:
+            if REAP_ALL:
+                self._kill_others(keep=kernel)
+            output_r, output_w = os.pipe()
+            child = subprocess.Popen(
+                [sys.executable, "-I", "-u", "-"],
+                stdin=subprocess.PIPE,
+                stdout=output_w,
+                stderr=output_w,
+                close_fds=True,
+                cwd=DATA_DIR,
+            )
+            os.close(output_w)
+            output_w = None
+            try:
+                pidfd = os.pidfd_open(child.pid)
+            except (AttributeError, OSError):
+                pidfd = None
+            capture, timed_out = self._supervise(child, output_r, pidfd, request)
+            self._reap(keep=kernel, then=lambda: _drain(capture, output_r))
+        finally:
+            send_signal(kernel, signal.SIGCONT)
+            for fd in (output_r, output_w, pidfd):
+                if fd is not None:
+                    os.close(fd)
+        output = base64.b64encode(capture.value()).decode("ascii")
+        return {"ok": True, "exit_code": child.returncode, "timed_out": timed_out, "output": output}
+
+    def _supervise(
+        self, child: subprocess.Popen[bytes], output_r: int, pidfd: int | None, request: dict[str, Any]
+    ) -> tuple[Capture, bool]:
+        """Feed the program its code and capture its output until it exits or its timeout kills it."""
         os.set_blocking(output_r, False)
         assert child.stdin is not None
         program = child.stdin.fileno()
         os.set_blocking(program, False)
-        try:
-            pidfd: int | None = os.pidfd_open(child.pid)
-        except (AttributeError, OSError):
-            pidfd = None
         view = memoryview(str(request.get("code", "")).encode())
         capture = Capture()
         deadline = time.monotonic() + float(request.get("timeout") or 60.0)
@@ -365,12 +408,7 @@ class Relay:
                 capture.drain(output_r)
         if not child.stdin.closed:
             child.stdin.close()
-        self._reap(keep=self.kernel.pid, then=lambda: _drain(capture, output_r))
-        for fd in (output_r, pidfd):
-            if fd is not None:
-                os.close(fd)
-        output = base64.b64encode(capture.value()).decode("ascii")
-        return {"ok": True, "exit_code": child.returncode, "timed_out": timed_out, "output": output}
+        return capture, timed_out
 
     def handle(self, request: dict[str, Any]) -> dict[str, Any]:
         op = request.get("op")
@@ -387,13 +425,15 @@ class Relay:
         if op == "get":
             limit = min(int(request.get("max_bytes") or MAX_FILE_BYTES), MAX_FILE_BYTES)
             fd = open_in_data(str(request["path"]), os.O_RDONLY)
-            with os.fdopen(fd, "rb") as handle:
-                data = handle.read(limit + 1)
-            if len(data) > limit:
+            size = os.fstat(fd).st_size
+            if size > limit:
+                os.close(fd)
                 return {"ok": False, "message": f"file larger than {limit} bytes"}
-            return {"ok": True, "data": base64.b64encode(data).decode("ascii")}
+            # Sent in pieces by `main` (see `write_file_reply`): never the whole file in memory here.
+            return {"ok": True, FILE_KEY: (fd, size)}
         if op == "list":
-            return {"ok": True, "files": files_in_data()}
+            files, cut = files_in_data()
+            return {"ok": True, "files": files, "cut": cut}
         return {"ok": False, "message": f"unknown op {op!r}"}
 
 
@@ -413,9 +453,11 @@ def main() -> None:
     # No other handler: as PID 1 every signal we do not handle is dropped when sent from inside.
 
     def reply(message: dict[str, Any]) -> None:
-        view = memoryview((json.dumps(message) + "\n").encode())
-        while view:
-            view = view[os.write(proto_out, view) :]
+        attached = message.pop(FILE_KEY, None)
+        if attached is not None:
+            write_file_reply(proto_out, message, *attached)
+            return
+        write_all(proto_out, (json.dumps(message) + "\n").encode())
 
     reply({"ok": True, "ready": True, "pid": os.getpid()})
     while True:
