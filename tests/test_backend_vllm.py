@@ -296,6 +296,64 @@ async def test_a_body_left_open_after_done_does_not_hold_the_completion() -> Non
     assert tokens(chunks) == [200002] and chunks[-1].finish_reason is FinishReason.STOP
 
 
+@pytest.mark.parametrize("gzip", [False, True])
+async def test_sse_framing_survives_crlf_comments_and_arbitrary_read_boundaries(gzip: bool) -> None:
+    import zlib
+
+    from aiohttp import web
+
+    sampled = encode_special("<|channel|>final<|message|>Hi there<|return|>")
+    events = [
+        b": a comment line\r\nevent: completion\r\n",  # an event with no data at all
+        *(
+            b"id: %d\r\ndata: " % i
+            + json.dumps(
+                {"choices": [{"index": 0, "text": "", "token_ids": [t], "finish_reason": None}]}
+            ).encode()
+            + b"\r\n"
+            for i, t in enumerate(sampled[:-1])
+        ),
+        b"data: "
+        + json.dumps(
+            {"choices": [{"index": 0, "text": "", "token_ids": sampled[-1:], "finish_reason": "stop"}]}
+        ).encode()
+        + b"\r\n",
+        b"data: [DONE]\r\n",
+    ]
+    body = b"\r\n".join(events) + b"\r\n"
+
+    async def completions(request: web.Request) -> web.StreamResponse:
+        headers = {"Content-Type": "text/event-stream"}
+        packer = zlib.compressobj(wbits=31) if gzip else None
+        if packer is not None:
+            headers["Content-Encoding"] = "gzip"
+        resp = web.StreamResponse(headers=headers)
+        await resp.prepare(request)
+        for start in range(0, len(body), 7):  # cuts through CRLFs, "data:" and JSON alike
+            piece = body[start : start + 7]
+            if packer is not None:
+                piece = packer.compress(piece) + packer.flush(zlib.Z_SYNC_FLUSH)
+            await resp.write(piece)
+            await asyncio.sleep(0)
+        if packer is not None:
+            await resp.write(packer.flush())
+        return resp
+
+    app = web.Application()
+    app.router.add_post("/v1/completions", completions)
+    runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=0.1)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    backend = VLLMBackend(f"http://127.0.0.1:{port}", max_model_len=1000, token_source="token_ids")
+    try:
+        chunks = await asyncio.wait_for(run(backend), 20)
+    finally:
+        await backend.aclose()
+        await runner.cleanup()
+    assert tokens(chunks) == sampled and chunks[-1].finish_reason is FinishReason.STOP
+
+
 async def test_failover_when_one_endpoint_is_down() -> None:
     dead = f"http://127.0.0.1:{free_port()}"
     async with FakeVLLMServer([REPLY] * 8) as server:

@@ -9,7 +9,8 @@
 - `RetryPolicy` (from `agentoss.backends.failover`, where retries, balancing and failover live),
   re-exported here beside `Timeouts` because both configure a backend.
 - `response_error`: an error reply mapped into the AgentossError tree with the server's message verbatim.
-- `sse_data` / `ndjson_data`: payloads of a server-sent-events / JSON-lines byte stream, minimal overhead.
+- `sse_data` / `ndjson_data`: payloads of a server-sent-events / JSON-lines buffer; `parse_event` one
+  payload's JSON; `body_bytes` the body as read. Per token, one pass over the bytes and one JSON scan.
 
 Connection reuse. A stream's last event is followed only by the end of the chunked body; reading that
 end (`drain`, bounded by `DRAIN_BYTES` and `DRAIN_S`) lets httpx put the connection back in its pool
@@ -31,7 +32,7 @@ import json
 import re
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import httpx
 
@@ -57,11 +58,13 @@ __all__ = [
     "RetryPolicy",
     "ServerConnection",
     "Timeouts",
+    "body_bytes",
     "drain",
     "error_message",
     "fit_budget",
     "map_transport_error",
     "ndjson_data",
+    "parse_event",
     "response_error",
     "sse_data",
 ]
@@ -73,8 +76,12 @@ DRAIN_BYTES = 4096
 DRAIN_S = 0.05
 """Longest wait for the end of the body after a stream's last event; past it the connection is closed."""
 
-Framing = Callable[[httpx.Response], AsyncGenerator[bytes, None]]
-"""How a streamed body is cut into payloads (`sse_data`, `ndjson_data`)."""
+Framing = Callable[[bytes], tuple[list[bytes], bytes]]
+"""How a streamed body is cut into payloads (`sse_data`, `ndjson_data`): buffered bytes -> the complete
+payloads in them and the unfinished rest, kept for the next read."""
+
+_scan_json: Callable[[str, int], tuple[Any, int]] = vars(json.JSONDecoder())["scan_once"]
+"""The C scanner behind `json.loads`, called directly."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,35 +162,51 @@ async def response_error(
     return BackendResponseError(described, status=status, body=body)
 
 
-async def sse_data(response: httpx.Response) -> AsyncGenerator[bytes, None]:
-    """The `data:` payload of each server-sent event, as bytes (events split on blank lines)."""
-    buffer = b""
-    async for block in response.aiter_bytes():
-        buffer = buffer + block if buffer else block
-        if b"\n\n" not in buffer and b"\r\n\r\n" not in buffer:
+def sse_data(buffer: bytes) -> tuple[list[bytes], bytes]:
+    """The `data:` payloads of the complete server-sent events in `buffer` (split on blank lines), and
+    the unterminated rest. A rest left when the body ends is a cut stream: the caller sees no finish."""
+    if b"\r" in buffer:
+        buffer = buffer.replace(b"\r\n", b"\n")
+    *events, rest = buffer.split(b"\n\n")
+    payloads: list[bytes] = []
+    for event in events:
+        if b"\n" not in event:
+            # One line per event, as vLLM and llama-server write them.
+            if event.startswith(b"data:"):
+                payloads.append(event[5:].strip())
             continue
-        if b"\r" in buffer:
-            buffer = buffer.replace(b"\r\n", b"\n")
-        *events, buffer = buffer.split(b"\n\n")
-        for event in events:
-            for line in event.split(b"\n"):
-                if line.startswith(b"data:"):
-                    yield line[5:].strip()
-    # An unterminated event left in the buffer is a cut stream: the caller sees no finish and retries.
+        for line in event.split(b"\n"):
+            if line.startswith(b"data:"):
+                payloads.append(line[5:].strip())
+    return payloads, rest
 
 
-async def ndjson_data(response: httpx.Response) -> AsyncGenerator[bytes, None]:
-    """Each non-blank line of a JSON-lines byte stream, as bytes."""
-    buffer = b""
-    async for block in response.aiter_bytes():
-        buffer = buffer + block if buffer else block
-        if b"\n" not in buffer:
-            continue
-        *lines, buffer = buffer.split(b"\n")
-        for line in lines:
-            if line.strip():
-                yield line
-    # A line without its newline is a cut stream, as for `sse_data`.
+def ndjson_data(buffer: bytes) -> tuple[list[bytes], bytes]:
+    """The complete non-blank lines of a JSON-lines buffer, and the rest (a cut line when the body ends)."""
+    *lines, rest = buffer.split(b"\n")
+    return [line for line in lines if line.strip()], rest
+
+
+def parse_event(data: bytes) -> Any:
+    """One JSON payload (`json.loads` without its encoding sniffing and whitespace regexes);
+    ValueError when it is not exactly one JSON value (a cut or garbled event)."""
+    text = data.decode().strip()
+    try:
+        value, end = _scan_json(text, 0)
+    except StopIteration:
+        raise ValueError("not JSON") from None
+    if end != len(text):
+        raise ValueError("trailing data after a JSON value")
+    return value
+
+
+def body_bytes(response: httpx.Response) -> AsyncGenerator[bytes, None]:
+    """The streamed body as it arrives: raw when not content-encoded (skips httpx's identity decoder
+    and re-chunker, per read), decoded otherwise. Close it (`contextlib.aclosing`)."""
+    encoding = response.headers.get("content-encoding")
+    if encoding is None or encoding == "identity":
+        return cast(AsyncGenerator[bytes, None], response.aiter_raw())
+    return cast(AsyncGenerator[bytes, None], response.aiter_bytes())
 
 
 async def drain(rest: AsyncIterator[bytes], *, max_bytes: int = DRAIN_BYTES, wait: float = DRAIN_S) -> None:
@@ -343,23 +366,26 @@ class ServerConnection:
             async with request as response:
                 if response.status_code != 200:
                     raise await response_error(response, server, prompt_tokens)
-                async with contextlib.aclosing(framing(response)) as payloads:
-                    async for data in payloads:
-                        if data == b"[DONE]":
-                            if self._reuse():
-                                await drain(payloads)
-                            return
-                        try:
-                            event = json.loads(data)
-                        except ValueError:
-                            raise RetryableError(
-                                BackendUnavailableError(f"{server} sent a cut event")
-                            ) from None
-                        if last is not None and last(event):
-                            if self._reuse():
-                                await drain(payloads)
+                buffer = b""
+                async with contextlib.aclosing(body_bytes(response)) as blocks:
+                    async for block in blocks:
+                        payloads, buffer = framing(buffer + block if buffer else block)
+                        for data in payloads:
+                            if data == b"[DONE]":
+                                if self._reuse():
+                                    await drain(blocks)
+                                return
+                            try:
+                                event = parse_event(data)
+                            except ValueError:
+                                raise RetryableError(
+                                    BackendUnavailableError(f"{server} sent a cut event")
+                                ) from None
+                            if last is not None and last(event):
+                                if self._reuse():
+                                    await drain(blocks)
+                                yield event
+                                return
                             yield event
-                            return
-                        yield event
         except httpx.HTTPError as exc:
             raise map_transport_error(exc, server, self.timeouts) from exc

@@ -254,13 +254,17 @@ class VLLMBackend:
                         state.usage = event["usage"]
                     continue
                 choice = choices[0]
-                ids = self._ids(endpoint, state, choice)
-                if choice.get("finish_reason") is None:
+                # The common case (a server known to return ids) skips the fallback logic of `_ids`.
+                ids = choice.get("token_ids") if state.mode == "token_ids" else None
+                if not isinstance(ids, list):
+                    ids = self._ids(endpoint, state, choice)
+                finish = choice.get("finish_reason")
+                if finish is None:
                     if ids:
                         state.last = ids[-1]
                         yield Chunk(tuple(ids))
                 else:
-                    state.finish = choice["finish_reason"]
+                    state.finish = finish
                     state.stop_reason = choice.get("stop_reason")
                     held.extend(ids)
                     if event.get("usage"):
