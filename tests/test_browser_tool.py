@@ -100,6 +100,6 @@ async def test_call_timeout_is_a_tool_error() -> None:
 
 
 def test_public_names_are_documented() -> None:
-    readme = (Path(__file__).parents[1] / "docs" / "readme" / "browser.md").read_text(encoding="utf-8")
+    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
     missing = [name for name in browser_package.__all__ if f"`{name}" not in readme]
     assert missing == []
