@@ -52,10 +52,11 @@ DEVELOPER = DeveloperConfig(
 
 
 def _corpus_tokens(count: int) -> list[int]:
-    sources = [ROOT / "README.md", ROOT / "docs", Path("/work/shared/REFERENCE.md")]
+    # Ordinary English and code from this repository: the README, the changelog and the package sources.
+    sources = [ROOT / "README.md", ROOT / "CHANGELOG.md", ROOT / "agentoss"]
     texts: list[str] = []
     for source in sources:
-        files = sorted(source.rglob("*.md")) if source.is_dir() else [source]
+        files = sorted(source.rglob("*.py")) if source.is_dir() else [source]
         texts.extend(f.read_text(errors="replace") for f in files if f.is_file())
     text = "\n".join(texts) or "The quick brown fox jumps over the lazy dog. " * 1000
     tokens: list[int] = []
