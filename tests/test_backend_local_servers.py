@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from backend_fixtures import wait_for_disconnect
 
 from agentoss.backends.base import Chunk, FinishReason, SamplingParams
 from agentoss.backends.http import RetryPolicy
@@ -128,10 +129,7 @@ async def test_llamacpp_cancellation_closes_the_stream() -> None:
         stream = backend.stream(PROMPT, SamplingParams(max_tokens=1000))
         await stream.__anext__()
         await stream.aclose()  # type: ignore[attr-defined]
-        for _ in range(200):
-            if server.disconnects:
-                break
-            await asyncio.sleep(0.01)
+        await wait_for_disconnect(server)
         await backend.aclose()
     assert server.disconnects == 1 and server.completed == 0
 

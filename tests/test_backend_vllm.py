@@ -8,6 +8,7 @@ import socket
 from typing import Any
 
 import pytest
+from backend_fixtures import wait_for_disconnect
 
 from agentoss.backends.base import Chunk, FinishReason, SamplingParams
 from agentoss.backends.http import RetryPolicy, Timeouts
@@ -225,10 +226,7 @@ async def test_cancellation_closes_the_stream() -> None:
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
-        for _ in range(200):
-            if server.disconnects:
-                break
-            await asyncio.sleep(0.01)
+        await wait_for_disconnect(server)
         await backend.aclose()
     assert server.disconnects == 1 and server.completed == 0 and server.active == 0
     assert 0 < len(got) < len(encode_special(LONG))
@@ -240,10 +238,7 @@ async def test_closing_the_iterator_early_closes_the_stream() -> None:
         stream = backend.stream(PROMPT, SamplingParams(max_tokens=1000))
         await stream.__anext__()
         await stream.aclose()  # type: ignore[attr-defined]
-        for _ in range(200):
-            if server.disconnects:
-                break
-            await asyncio.sleep(0.01)
+        await wait_for_disconnect(server)
         await backend.aclose()
     assert server.disconnects == 1 and server.completed == 0
 
