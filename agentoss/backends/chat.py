@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from agentoss.backends.base import Chunk, FinishReason, SamplingParams, Usage
+from agentoss.backends.base import Chunk, FinishReason, SamplingParams
 from agentoss.backends.chat_mapping import chat_request, reply_tokens
 from agentoss.backends.failover import Endpoint, RetryPolicy
 from agentoss.backends.http import ServerConnection, Timeouts
@@ -79,10 +79,6 @@ class ChatCompletionsBackend:
             raise BackendResponseError(f"{server} returned no choices", body=reply)
         finish = choices[0].get("finish_reason")
         ids, stop = reply_tokens(choices[0].get("message") or {}, finish)
-        usage = reply.get("usage") or {}
-        yield Chunk(
-            tuple(ids),
-            finish_reason=FinishReason.LENGTH if stop is None else FinishReason.STOP,
-            stop_token=stop,
-            usage=Usage(int(usage.get("prompt_tokens", 0)), int(usage.get("completion_tokens", 0))),
-        )
+        # No usage: `resilient_stream` counts it from the prompt and the tokens mapped back.
+        finish_reason = FinishReason.LENGTH if stop is None else FinishReason.STOP
+        yield Chunk(tuple(ids), finish_reason=finish_reason, stop_token=stop)

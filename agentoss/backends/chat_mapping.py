@@ -20,10 +20,11 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from agentoss.backends.base import CALL_TOKEN, RETURN_TOKEN
+
 __all__ = ["chat_request", "parse_function_namespace", "reply_tokens"]
 
 _START, _END, _MESSAGE, _CHANNEL, _CONSTRAIN = 200006, 200007, 200008, 200005, 200003
-_RETURN, _CALL = 200002, 200012
 _ASSISTANT = 173781
 _EFFORT = re.compile(r"^Reasoning: (low|medium|high)\s*$", re.MULTILINE)
 _TYPE_START = re.compile(r"^type (\w[\w\-]*) = \((?:_: \{)?(.*)$")
@@ -203,11 +204,11 @@ def reply_tokens(message: dict[str, Any], finish_reason: str | None) -> tuple[li
         else:
             header("commentary", f" to=functions.{name} ")
             out.extend([_CONSTRAIN, *encode("json"), _MESSAGE, *encode(arguments)])
-        stop = _CALL
+        stop = CALL_TOKEN
     else:
         header("final")
         out.extend([_MESSAGE, *encode(str(content or ""))])
-        stop = _RETURN
+        stop = RETURN_TOKEN
     if finish_reason == "length":
         return out, None
     out.append(stop)

@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from agentoss.backends.base import Chunk, FinishReason, SamplingParams, Usage
+from agentoss.backends.base import Chunk, FinishReason, SamplingParams
 from agentoss.backends.failover import Endpoint, RetryableError, RetryPolicy
 from agentoss.backends.http import ServerConnection, Timeouts
 from agentoss.backends.retokenize import restore_stop
@@ -104,8 +104,8 @@ class LlamaCppBackend:
 
     @staticmethod
     def _final(ids: list[int], sampled: list[int], prompt: list[int], event: dict[str, Any]) -> Chunk:
-        usage = Usage(int(event.get("tokens_evaluated") or 0), int(event.get("tokens_predicted") or 0))
+        # No usage: `resilient_stream` counts it from the original prompt and every token received.
         if event.get("stop_type") == "limit":
-            return Chunk(tuple(ids), finish_reason=FinishReason.LENGTH, usage=usage)
+            return Chunk(tuple(ids), finish_reason=FinishReason.LENGTH)
         ids, stop = restore_stop(ids, sampled, prompt)
-        return Chunk(tuple(ids), finish_reason=FinishReason.STOP, stop_token=stop, usage=usage)
+        return Chunk(tuple(ids), finish_reason=FinishReason.STOP, stop_token=stop)

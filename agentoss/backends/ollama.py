@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from agentoss.backends.base import Chunk, FinishReason, SamplingParams, Usage
+from agentoss.backends.base import Chunk, FinishReason, SamplingParams
 from agentoss.backends.failover import Endpoint, RetryableError, RetryPolicy
 from agentoss.backends.http import ServerConnection, Timeouts, ndjson_data
 from agentoss.backends.retokenize import TextRetokenizer, restore_stop
@@ -123,8 +123,8 @@ class OllamaBackend:
 
     @staticmethod
     def _final(ids: list[int], sampled: list[int], prompt: list[int], event: dict[str, Any]) -> Chunk:
-        usage = Usage(int(event.get("prompt_eval_count") or 0), int(event.get("eval_count") or 0))
+        # No usage: `resilient_stream` counts it from the original prompt and every token received.
         if event.get("done_reason") == "length":
-            return Chunk(tuple(ids), finish_reason=FinishReason.LENGTH, usage=usage)
+            return Chunk(tuple(ids), finish_reason=FinishReason.LENGTH)
         ids, stop = restore_stop(ids, sampled, prompt)
-        return Chunk(tuple(ids), finish_reason=FinishReason.STOP, stop_token=stop, usage=usage)
+        return Chunk(tuple(ids), finish_reason=FinishReason.STOP, stop_token=stop)

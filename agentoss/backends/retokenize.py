@@ -13,13 +13,13 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from agentoss.backends.base import CALL_TOKEN, RETURN_TOKEN
+
 __all__ = ["TextRetokenizer", "infer_stop_token", "restore_stop"]
 
 _CONTROL = re.compile(r"<\|(?:start|end|message|channel|constrain|return|call|endoftext|startoftext)\|>")
 _START = 200006
 _MESSAGE = 200008
-_RETURN = 200002
-_CALL = 200012
 
 
 class TextRetokenizer:
@@ -63,7 +63,7 @@ def infer_stop_token(sampled: Sequence[int]) -> int:
         end += 1
     from agentoss.harmony.encoding import decode
 
-    return _CALL if "to=" in decode(sampled[start:end]) else _RETURN
+    return CALL_TOKEN if "to=" in decode(sampled[start:end]) else RETURN_TOKEN
 
 
 def restore_stop(ids: list[int], sampled: list[int], prompt: list[int]) -> tuple[list[int], int]:
@@ -71,7 +71,7 @@ def restore_stop(ids: list[int], sampled: list[int], prompt: list[int]) -> tuple
 
     `sampled` is the whole completion so far (`ids` included), `prompt` what it continues.
     """
-    if sampled and sampled[-1] in (_RETURN, _CALL):
+    if sampled and sampled[-1] in (RETURN_TOKEN, CALL_TOKEN):
         return ids, sampled[-1]
     stop = infer_stop_token(prompt[-512:] + sampled)
     return [*ids, stop], stop

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import click
 
-__all__ = ["command"]
+from agentoss.cli.serve_model import MODELS
 
-_REPOS = {"20b": "openai/gpt-oss-20b", "120b": "openai/gpt-oss-120b"}
+__all__ = ["command"]
 
 
 @click.group("engine")
@@ -55,7 +55,7 @@ def synth(shape: str, out_dir: Path, layout: str, seed: int) -> None:
 
 
 @command.command("fetch")
-@click.option("--model", type=click.Choice(sorted(_REPOS)), default="20b", show_default=True)
+@click.option("--model", type=click.Choice(sorted(MODELS)), default="20b", show_default=True)
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True)
 @click.option(
     "--layout",
@@ -78,13 +78,13 @@ def fetch(model: str, out_dir: Path, layout: str, timeout: float) -> None:
     patterns = ["original/*"] if layout == "original" else ["*.json", "*.safetensors"]
     try:
         path = snapshot_download(
-            _REPOS[model], allow_patterns=patterns, local_dir=str(out_dir), etag_timeout=timeout
+            MODELS[model], allow_patterns=patterns, local_dir=str(out_dir), etag_timeout=timeout
         )
     except Exception as exc:  # huggingface_hub raises many types: offline, 401, disk full
         raise click.ClickException(
-            f"could not download {_REPOS[model]}: {type(exc).__name__}: {exc}. "
+            f"could not download {MODELS[model]}: {type(exc).__name__}: {exc}. "
             "Check the network (HF_HUB_OFFLINE must be unset), or copy a downloaded checkpoint here. "
             "For a synthetic stand-in: agentoss engine synth --shape " + model
         ) from exc
     folder = Path(path) / "original" if layout == "original" else Path(path)
-    click.echo(f"downloaded {_REPOS[model]} to {folder}")
+    click.echo(f"downloaded {MODELS[model]} to {folder}")
