@@ -22,7 +22,7 @@ from typing import Any
 from agentoss.sandboxes import DockerSandbox, WarmPool
 from agentoss.sandboxes.image import default_image, docker_client
 from rich.console import Console
-from rich.progress import Progress
+from rich.progress import Progress, TaskID
 from rich.table import Table
 
 _TARGET_WARM_MS = 5.0
@@ -38,12 +38,17 @@ async def warm_latency(calls: int, progress: Progress) -> list[float]:
     sandbox = DockerSandbox()
     await sandbox.start()
     await sandbox.execute("print(1)", timeout=30)
+    return await _timed_prints(sandbox, calls, progress, task)
+
+
+async def _timed_prints(sandbox: DockerSandbox, calls: int, progress: Progress, task: TaskID) -> list[float]:
+    """Time `calls` runs of `print(1)` in a started sandbox, then close it."""
     samples: list[float] = []
     try:
         for _ in range(calls):
-            start = time.perf_counter()
+            begin = time.perf_counter()
             result = await sandbox.execute("print(1)", timeout=30)
-            samples.append(time.perf_counter() - start)
+            samples.append(time.perf_counter() - begin)
             assert result.output == "1\n", result
             progress.advance(task)
     finally:
@@ -111,17 +116,7 @@ async def reference(calls: int, progress: Progress) -> tuple[list[float], list[f
         progress.advance(task)
     stateless = DockerSandbox(stateless=True)
     await stateless.start()
-    ours: list[float] = []
-    try:
-        for _ in range(calls):
-            begin = time.perf_counter()
-            result = await stateless.execute("print(1)", timeout=30)
-            ours.append(time.perf_counter() - begin)
-            assert result.output == "1\n", result
-            progress.advance(task)
-    finally:
-        await stateless.aclose()
-    return fresh, ours
+    return fresh, await _timed_prints(stateless, calls, progress, task)
 
 
 async def concurrent(sessions: int, cells: int, progress: Progress) -> tuple[int, int, float]:

@@ -28,6 +28,7 @@ __all__ = [
     "LaunchedContainer",
     "ProtocolViolation",
     "create_volume",
+    "decode_reply",
     "launch",
     "remove",
     "reply_limit",
@@ -177,7 +178,7 @@ class Channel:
         loop = asyncio.get_running_loop()
         with self._lock:
             if self._lines:
-                return _decode(self._lines.popleft())
+                return decode_reply(self._lines.popleft())
             if self._eof:
                 self._check_broken()
                 return None
@@ -193,7 +194,7 @@ class Channel:
         if not line:
             self._check_broken()
             return None
-        return _decode(line)
+        return decode_reply(line)
 
     def _check_broken(self) -> None:
         if self.broken:
@@ -234,7 +235,8 @@ def _retrieve(future: asyncio.Future[None]) -> None:
         future.exception()
 
 
-def _decode(line: bytes) -> dict[str, Any]:
+def decode_reply(line: bytes) -> dict[str, Any]:
+    """One reply line as a JSON object; anything else is a `ProtocolViolation`."""
     try:
         message = json.loads(line)
     except ValueError:

@@ -27,14 +27,13 @@ from agentoss.sandboxes.container import (
     LaunchedContainer,
     ProtocolViolation,
     create_volume,
-    launch,
     oom_killed,
-    remove,
     remove_volume,
     reply_limit,
 )
 from agentoss.sandboxes.image import default_image, docker_client, image_exists
 from agentoss.sandboxes.output import DEFAULT_OUTPUT_LIMIT, clean_output
+from agentoss.sandboxes.session import discard_session, open_session
 
 from agentoss.errors import SandboxError, SandboxUnavailableError
 
@@ -45,41 +44,8 @@ __all__ = ["DockerSandbox", "open_session"]
 
 logger = logging.getLogger(__name__)
 
-START_TIMEOUT_S = 60.0
 CUT_MARKER_SLACK = 128
 FILE_TIMEOUT_S = 60.0
-
-
-async def open_session(
-    client: Any, image: str, config: ContainerConfig, volume: str | None = None
-) -> LaunchedContainer:
-    """Start one interpreter container (with a new data volume unless given) and wait until it is ready."""
-    own_volume = volume is None
-    if volume is None:
-        volume = await asyncio.to_thread(create_volume, client, config)
-    try:
-        launched = await asyncio.to_thread(launch, client, image, volume, config)
-    except BaseException:
-        if own_volume:
-            await asyncio.to_thread(remove_volume, client, volume)
-        raise
-    try:
-        ready = await launched.channel.receive(START_TIMEOUT_S)
-    except (TimeoutError, asyncio.CancelledError, ProtocolViolation):
-        await _discard(client, launched, keep_volume=not own_volume)
-        raise
-    if ready is None or not ready.get("ready"):
-        detail = launched.channel.stderr_tail.decode("utf-8", "replace")[-1000:]
-        await _discard(client, launched, keep_volume=not own_volume)
-        raise SandboxError(f"the sandbox interpreter did not start: {detail or ready}")
-    return launched
-
-
-async def _discard(client: Any, launched: LaunchedContainer, *, keep_volume: bool) -> None:
-    launched.channel.close()
-    await asyncio.to_thread(remove, client, launched.container_id)
-    if not keep_volume:
-        await asyncio.to_thread(remove_volume, client, launched.volume)
 
 
 class DockerSandbox:
@@ -138,8 +104,7 @@ class DockerSandbox:
         return self._session.container_id if self._session else None
 
     async def start(self) -> None:
-        if self._closed:
-            raise SandboxError("the sandbox is closed")
+        self._check_open()
         if self._started:
             return
         async with self._start_lock:  # concurrent first calls start one container, not two
@@ -164,30 +129,31 @@ class DockerSandbox:
         self._volume = await asyncio.to_thread(create_volume, self._client, self.config)
         # Stateless sessions keep one idle container too: it holds the tmpfs volume mounted between
         # calls (an unmounted tmpfs loses its files) and serves the file requests.
-        self._session = await open_session(self._client, self._image(), self.config, self._volume)
+        self._session = await self._open()
 
     def _check_open(self) -> None:
         if self._closed:
             raise SandboxError("the sandbox is closed")
 
-    def _image(self) -> str:
+    async def _open(self) -> LaunchedContainer:
+        """A new interpreter container on this session's image, config and data volume."""
         assert self.image is not None
-        return self.image
+        return await open_session(self._client, self.image, self.config, self._volume)
 
     async def execute(self, code: str, *, timeout: float) -> ExecResult:  # noqa: ASYNC109 - the Sandbox contract takes a timeout in seconds
         await self.start()
         async with self._lock:
             self._check_open()
             if self.stateless:
-                session = await open_session(self._client, self._image(), self.config, self._volume)
+                session = await self._open()
                 try:
                     return await self._run(session, code, timeout, stateless=True)
                 finally:
-                    await _discard(self._client, session, keep_volume=True)
+                    await discard_session(self._client, session, keep_volume=True)
             lost = await self._settle() or self._state_lost
             self._state_lost = False
             if self._session is None:
-                self._session = await open_session(self._client, self._image(), self.config, self._volume)
+                self._session = await self._open()
             session = self._session
             try:
                 result = await self._run(session, code, timeout, stateless=False)
@@ -318,7 +284,7 @@ class DockerSandbox:
             self._check_open()
             await self._settle()
             if self._session is None:
-                self._session = await open_session(self._client, self._image(), self.config, self._volume)
+                self._session = await self._open()
             session = self._session
             limit = reply_limit(self.config.output_limit)
             wait = timeout + self.interrupt_grace_s + 5.0
@@ -387,18 +353,17 @@ class DockerSandbox:
         self._session = None
         self._state_lost = True
         if self._closed:
-            await _discard(self._client, session, keep_volume=True)
+            await discard_session(self._client, session, keep_volume=True)
             return
-        fresh_volume = dead  # a dead container already released the tmpfs: its files are gone
-        if fresh_volume:
-            await _discard(self._client, session, keep_volume=False)
+        if dead:  # a dead container already released the tmpfs: its files are gone
+            await discard_session(self._client, session, keep_volume=False)
             self._volume = await asyncio.to_thread(create_volume, self._client, self.config)
-            self._session = await open_session(self._client, self._image(), self.config, self._volume)
+            self._session = await self._open()
             return
         try:
-            self._session = await open_session(self._client, self._image(), self.config, self._volume)
+            self._session = await self._open()
         finally:
-            await _discard(self._client, session, keep_volume=True)
+            await discard_session(self._client, session, keep_volume=True)
 
     async def _file_op(self, message: dict[str, Any]) -> dict[str, Any]:
         await self.start()
@@ -408,11 +373,12 @@ class DockerSandbox:
             session = self._session
             temporary = session is None
             if session is None:
-                session = await open_session(self._client, self._image(), self.config, self._volume)
+                session = await self._open()
             limit = FILE_REPLY_BYTES if message["op"] == "get" else CONTROL_REPLY_BYTES
             try:
-                track = not temporary
-                nonce = await self._request(session, message, limit, track=track, due_in=FILE_TIMEOUT_S)
+                nonce = await self._request(
+                    session, message, limit, track=not temporary, due_in=FILE_TIMEOUT_S
+                )
                 reply = await self._reply(session, nonce, FILE_TIMEOUT_S)
                 self._pending = None
             except (TimeoutError, ProtocolViolation) as exc:
@@ -425,7 +391,7 @@ class DockerSandbox:
                 ) from exc
             finally:
                 if temporary:
-                    await _discard(self._client, session, keep_volume=True)
+                    await discard_session(self._client, session, keep_volume=True)
         if reply is None:
             raise SandboxError("the sandbox interpreter exited during a file request")
         if not reply.get("ok"):
@@ -467,10 +433,10 @@ class DockerSandbox:
             return
         session, self._session = self._session, None
         if session is not None:  # killing it ends a running call's stream without waiting for the lock
-            await _discard(self._client, session, keep_volume=True)
+            await discard_session(self._client, session, keep_volume=True)
         async with self._lock:
             if self._session is not None:  # started by a restart that raced with this close
-                await _discard(self._client, self._session, keep_volume=True)
+                await discard_session(self._client, self._session, keep_volume=True)
                 self._session = None
             await asyncio.gather(*self._tasks, return_exceptions=True)
             if self._volume is not None:

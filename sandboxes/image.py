@@ -42,7 +42,7 @@ Source = Literal["auto", "registry", "debootstrap"]
 
 _DOCKERFILE = """\
 FROM {base}
-COPY interpreter.py relay.py datadir.py processes.py /opt/agentoss/
+COPY {programs} /opt/agentoss/
 RUN MPLCONFIGDIR=/opt/agentoss/mplconfig MPLBACKEND=Agg python3 -c "import matplotlib.pyplot" \\
  && chmod -R a+rX /opt/agentoss && mkdir -p /mnt/data && chown 65534:65534 /mnt/data
 ENV MPLBACKEND=Agg HOME=/tmp MPLCONFIGDIR=/tmp/matplotlib OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
@@ -59,7 +59,7 @@ RUN apt-get update && apt-get install -y --no-install-recommends {packages} \\
 """
 
 
-SANDBOX_PROGRAMS = ("interpreter.py", "relay.py", "datadir.py", "processes.py")
+SANDBOX_PROGRAMS = ("interpreter.py", "relay.py", "kernel.py", "datadir.py", "processes.py")
 """The programs baked into the image (modules of `agentoss.sandboxes`, standard library only)."""
 
 
@@ -214,7 +214,7 @@ def build_image(
         else:
             log(f"no registry: building {BASE_IMAGE} offline with debootstrap")
             _build_base_debootstrap(client, log, mirror)
-    dockerfile = _DOCKERFILE.format(base=BASE_IMAGE, version=tag)
+    dockerfile = _DOCKERFILE.format(base=BASE_IMAGE, version=tag, programs=" ".join(SANDBOX_PROGRAMS))
     files = {"Dockerfile": dockerfile.encode(), **{name: sandbox_program(name) for name in SANDBOX_PROGRAMS}}
     _docker_build(client, files, tag, log)
     log(f"built {tag}")

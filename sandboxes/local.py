@@ -33,6 +33,7 @@ from agentoss.sandboxes.container import (
     FILE_REPLY_BYTES,
     MAX_FILE_BYTES,
     ProtocolViolation,
+    decode_reply,
     reply_limit,
 )
 from agentoss.sandboxes.image import SANDBOX_PROGRAMS
@@ -234,13 +235,7 @@ class LocalSandbox:
             if index + 1 < len(line):  # only this process writes replies: one per request
                 raise ProtocolViolation("the sandbox sent more than one reply")
         self._buffer = bytearray()
-        try:
-            message = json.loads(bytes(line))
-        except ValueError:
-            raise ProtocolViolation("the sandbox sent a reply that is not JSON") from None
-        if not isinstance(message, dict):
-            raise ProtocolViolation("the sandbox sent a reply that is not a JSON object")
-        return message
+        return decode_reply(bytes(line))
 
     async def _kill(self) -> None:
         process, self._process = self._process, None

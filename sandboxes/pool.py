@@ -10,8 +10,9 @@ import asyncio
 from typing import Any
 
 from agentoss.sandboxes.container import ContainerConfig, LaunchedContainer
-from agentoss.sandboxes.docker import DockerSandbox, _discard, open_session
+from agentoss.sandboxes.docker import DockerSandbox
 from agentoss.sandboxes.image import default_image, docker_client, image_exists
+from agentoss.sandboxes.session import discard_session, open_session
 
 from agentoss.errors import SandboxUnavailableError
 
@@ -70,7 +71,7 @@ class WarmPool:
         except Exception:
             return  # the next acquire starts a container itself and reports the error
         if self._closed:
-            await _discard(self.client, launched, keep_volume=False)
+            await discard_session(self.client, launched, keep_volume=False)
             return
         self._ready.put_nowait(launched)
 
@@ -96,4 +97,4 @@ class WarmPool:
         # one mid-launch would leave a container that only the reaper would find.
         await asyncio.gather(*self._filling, return_exceptions=True)
         while not self._ready.empty():
-            await _discard(self.client, self._ready.get_nowait(), keep_volume=False)
+            await discard_session(self.client, self._ready.get_nowait(), keep_volume=False)
