@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -116,7 +116,7 @@ def stop_line(result: RunResult) -> str:
     return f"agentoss: no final answer: {result.stop_reason}" + (f" ({detail})" if detail else "")
 
 
-def terminal_approver(console: Any = None) -> Any:
+def terminal_approver() -> Callable[[ToolCall], Awaitable[bool | str]]:
     """An approve hook asking y/n on the terminal (stderr prompt, answer from stdin; EOF denies)."""
 
     async def approve(call: ToolCall) -> bool | str:

@@ -15,6 +15,7 @@ from rich.rule import Rule
 from rich.text import Text
 
 from agentoss.cli.display import truncate_for_display
+from agentoss.harmony.messages import NOT_TOOL_RECIPIENTS
 
 __all__ = ["command", "render_record"]
 
@@ -92,7 +93,7 @@ def _completion(console: Console, record: dict[str, Any], *, hide_reasoning: boo
         channel = message.get("channel")
         content = str(message.get("content", ""))
         recipient = message.get("recipient")
-        if recipient not in (None, "all", "assistant", "user"):
+        if recipient not in NOT_TOOL_RECIPIENTS:
             console.print(
                 Panel(
                     Text(content),

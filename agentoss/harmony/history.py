@@ -18,10 +18,9 @@ from agentoss.harmony.events import ParsedCompletion
 from agentoss.harmony.messages import DeveloperConfig, Message, SystemConfig
 from agentoss.harmony.render import (
     assistant_prefix,
-    render_developer,
+    render_head,
     render_message,
     render_messages,
-    render_system,
 )
 from agentoss.harmony.tokens import END, RETURN
 
@@ -64,10 +63,7 @@ class PromptBuilder:
         developer: DeveloperConfig | None,
         messages: Sequence[Message] = (),
     ) -> None:
-        has_functions = bool(developer and developer.functions)
-        self._head = render_system(system, has_functions=has_functions)
-        if developer is not None:
-            self._head.extend(render_developer(developer))
+        self._head = render_head(system, developer)
         self._prefix = assistant_prefix()
         self._messages: list[Message] = []
         self._tokens: list[int] = []

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 __all__ = [
+    "NOT_TOOL_RECIPIENTS",
     "Channel",
     "DeveloperConfig",
     "Diagnostic",
@@ -28,6 +29,10 @@ Role = Literal["system", "developer", "user", "assistant", "tool"]
 ReasoningEffort = Literal["low", "medium", "high"]
 Channel = Literal["analysis", "commentary", "final"]
 Severity = Literal["repaired", "dropped", "info"]
+
+NOT_TOOL_RECIPIENTS: tuple[str | None, ...] = (None, "all", "assistant", "user")
+"""Recipients that address no tool: a message sent to one of these is text, not a tool call."""
+
 VALID_CHANNELS: tuple[str, ...] = ("analysis", "commentary", "final")
 
 
@@ -112,7 +117,7 @@ class Message:
     @property
     def is_tool_call(self) -> bool:
         """An assistant message addressed to a tool (anything but the user / assistant)."""
-        return self.role == "assistant" and self.recipient not in (None, "all", "assistant", "user")
+        return self.role == "assistant" and self.recipient not in NOT_TOOL_RECIPIENTS
 
 
 @dataclass(frozen=True, slots=True)

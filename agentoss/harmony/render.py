@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 __all__ = [
     "assistant_prefix",
     "render_developer",
+    "render_head",
     "render_message",
     "render_messages",
     "render_prompt",
@@ -47,12 +48,17 @@ def render_prompt(
 
     Applies no history policy (see `apply_history_policy`): what is given is rendered.
     """
-    has_functions = bool(developer and developer.functions)
-    tokens = render_system(system, has_functions=has_functions)
-    if developer is not None:
-        tokens.extend(render_developer(developer))
+    tokens = render_head(system, developer)
     tokens.extend(render_messages(messages))
     tokens.extend(assistant_prefix())
+    return tokens
+
+
+def render_head(system: SystemConfig, developer: DeveloperConfig | None) -> list[int]:
+    """The system message, then the developer message when there is one: what every prompt starts with."""
+    tokens = render_system(system, has_functions=bool(developer and developer.functions))
+    if developer is not None:
+        tokens.extend(render_developer(developer))
     return tokens
 
 
@@ -86,7 +92,7 @@ def render_message(message: Message) -> list[int]:
         tokens.extend(_content_type_tokens(message.content_type))
     tokens.append(MESSAGE)
     tokens.extend(encode(message.content))
-    tokens.append(CALL if message.role == "assistant" and message.is_tool_call else END)
+    tokens.append(CALL if message.is_tool_call else END)
     return tokens
 
 

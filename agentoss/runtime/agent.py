@@ -288,11 +288,15 @@ class Session:
         """Add a user message and run, yielding events; the last is `RunFinished`."""
         async with self._lock:
             settings = self.agent._episode_settings()
-            run_id = uuid.uuid4().hex[:12]
+            ledger = RunLedger(
+                builder=self._builder,
+                transcript=settings.transcript,
+                run_id=uuid.uuid4().hex[:12],
+                diagnostics=[f"schema: {warning}" for warning in self.agent.schema_warnings],
+            )
             if settings.transcript is not None:
-                settings.transcript.write(
+                ledger.log(
                     "run_started",
-                    run=run_id,
                     task=text,
                     reasoning_effort=self.agent.reasoning_effort,
                     tools=self.agent.router.available(),
@@ -301,12 +305,6 @@ class Session:
                     schema_warnings=list(self.agent.schema_warnings),
                 )
             self._builder.append_message(Message.user(text))
-            ledger = RunLedger(
-                builder=self._builder,
-                transcript=settings.transcript,
-                run_id=run_id,
-                diagnostics=[f"schema: {warning}" for warning in self.agent.schema_warnings],
-            )
             episode = self._episode = Episode(settings=settings, ledger=ledger)
             async with aclosing(episode.events()) as events:
                 async for event in events:

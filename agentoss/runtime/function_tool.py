@@ -19,6 +19,7 @@ from typing import Any, get_type_hints, overload
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from agentoss.harmony.messages import FunctionSpec
+from agentoss.runtime.structured import validation_problems
 from agentoss.runtime.threads import is_async_callable, run_blocking
 from agentoss.runtime.tool import ToolCall, ToolError, ToolSpec
 
@@ -100,13 +101,14 @@ class _CallableTool(FunctionTool):
         self.fn = fn
         """The decorated callable, unchanged."""
         self._model = model
-        self._is_async = inspect.iscoroutinefunction(fn)
+        self._is_async = is_async_callable(fn)
 
     def validate(self, arguments: dict[str, Any]) -> dict[str, Any]:
         try:
             parsed = self._model.model_validate(arguments)
         except ValidationError as exc:
-            raise ToolError(f"Invalid arguments for {self.name}: {_validation_summary(exc)}") from None
+            problems = validation_problems(exc, whole="arguments")
+            raise ToolError(f"Invalid arguments for {self.name}: {problems}") from None
         return {name: getattr(parsed, name) for name in type(parsed).model_fields}
 
     async def _invoke(self, arguments: dict[str, Any]) -> Any:
@@ -258,11 +260,3 @@ def _is_type(value: Any, expected: str) -> bool:
     if expected in ("integer", "number") and isinstance(value, bool):
         return False
     return isinstance(value, _JSON_TYPES[expected])
-
-
-def _validation_summary(exc: ValidationError) -> str:
-    parts = []
-    for error in exc.errors(include_url=False):
-        where = ".".join(str(piece) for piece in error["loc"]) or "arguments"
-        parts.append(f"{where}: {error['msg']}")
-    return "; ".join(parts)

@@ -39,17 +39,13 @@ class RunLedger:
         assert parsed is not None, "a completion is parsed before it is recorded"
         self.builder.append_completion(sampled, parsed)
         prompt_used = self.count(sent, completion)
-        self.diagnostics.extend(f"{d.code}: {d.message}" for d in parsed.diagnostics)
-        finish = completion.finish_reason
+        diagnostics = [f"{d.code}: {d.message}" for d in parsed.diagnostics]
+        self.diagnostics.extend(diagnostics)
         self.log(
             "completion",
-            step=step,
-            sampled=sampled,
-            finish_reason=finish.value if finish else None,
-            stop_token=completion.stop_token,
-            usage={"prompt_tokens": prompt_used, "completion_tokens": len(sampled)},
+            **_completion_fields(step, completion, prompt_used),
             messages=[message_to_dict(m) for m in parsed.messages],
-            diagnostics=[f"{d.code}: {d.message}" for d in parsed.diagnostics],
+            diagnostics=diagnostics,
             clean=parsed.clean,
             duration_s=completion.elapsed_s(),
             **extra,
@@ -67,14 +63,9 @@ class RunLedger:
     def discard(self, step: int, sent: int, completion: SampledCompletion, *, reason: str) -> None:
         """Count and log a completion that is thrown away rather than appended (e.g. cut by the window)."""
         prompt_used = self.count(sent, completion)
-        finish = completion.finish_reason
         self.log(
             "completion",
-            step=step,
-            sampled=completion.sampled,
-            finish_reason=finish.value if finish else None,
-            stop_token=completion.stop_token,
-            usage={"prompt_tokens": prompt_used, "completion_tokens": len(completion.sampled)},
+            **_completion_fields(step, completion, prompt_used),
             discarded=reason,
             duration_s=completion.elapsed_s(),
         )
@@ -123,3 +114,15 @@ class RunLedger:
         """Write one transcript record (flushed at once), when the run has a transcript."""
         if self.transcript is not None:
             self.transcript.write(event, run=self.run_id, **fields)
+
+
+def _completion_fields(step: int, completion: SampledCompletion, prompt_used: int) -> dict[str, Any]:
+    """The fields every `completion` record starts with, appended or discarded."""
+    finish = completion.finish_reason
+    return {
+        "step": step,
+        "sampled": completion.sampled,
+        "finish_reason": finish.value if finish else None,
+        "stop_token": completion.stop_token,
+        "usage": {"prompt_tokens": prompt_used, "completion_tokens": len(completion.sampled)},
+    }

@@ -31,6 +31,7 @@ from agentoss.events import (
     ToolCallStarted,
 )
 from agentoss.harmony import Message, StreamParser
+from agentoss.harmony.tokens import RETURN
 from agentoss.runtime.context import fit_prompt
 from agentoss.runtime.dispatch import ApproveHook, ToolRouter
 from agentoss.runtime.ledger import RunLedger
@@ -48,8 +49,6 @@ from agentoss.runtime.transcript import TranscriptWriter
 
 __all__ = ["Episode", "EpisodeSettings"]
 
-_RETURN = 200002
-
 
 @dataclass(frozen=True, slots=True)
 class EpisodeSettings:
@@ -63,6 +62,16 @@ class EpisodeSettings:
     output_type: type[BaseModel] | None = None
     approve: ApproveHook | None = None
     transcript: TranscriptWriter | None = None
+
+
+def _step_finished(step: int, prompt_tokens: int, completion: SampledCompletion) -> StepFinished:
+    finish = completion.finish_reason
+    return StepFinished(
+        step=step,
+        prompt_tokens=prompt_tokens,
+        completion_tokens=len(completion.sampled),
+        finish_reason=finish.value if finish else None,
+    )
 
 
 class _Stop(Exception):
@@ -96,7 +105,7 @@ class Episode:
             try:
                 self._window = await self.settings.backend.context_window()
                 while True:
-                    self._check_limits(loop.time())
+                    self._check_limits()
                     # aclosing: a consumer that stops iterating closes the step first, so a
                     # completion cut mid-stream is kept before the run is finished as cancelled.
                     async with aclosing(self._step()) as step:
@@ -165,12 +174,7 @@ class Episode:
         truncated = finish == FinishReason.LENGTH
         parsed = completion.finish(truncated=truncated)
         if truncated and window_bound and self._make_room(step, len(prompt), completion):
-            yield StepFinished(
-                step=step,
-                prompt_tokens=completion.prompt_tokens(len(prompt)),
-                completion_tokens=len(completion.sampled),
-                finish_reason=finish.value if finish else None,
-            )
+            yield _step_finished(step, completion.prompt_tokens(len(prompt)), completion)
             return  # sample again, with the room the elided outputs freed
         prompt_used = ledger.record(step, len(prompt), completion)
         for diagnostic in parsed.diagnostics:
@@ -182,12 +186,7 @@ class Episode:
         if call is not None and not truncated:
             async for event in self._dispatch(call):
                 yield event
-        yield StepFinished(
-            step=step,
-            prompt_tokens=prompt_used,
-            completion_tokens=len(completion.sampled),
-            finish_reason=finish.value if finish else None,
-        )
+        yield _step_finished(step, prompt_used, completion)
         if call is not None and not truncated:
             return
         if truncated:
@@ -195,7 +194,7 @@ class Episode:
             reason: StopReason = "context_length" if window_bound else "max_tokens"
             raise _Stop(reason, f"{reason}: the completion was cut after {len(completion.sampled)} tokens")
         final = final_text(parsed)
-        if final is None and parsed.stop_token == _RETURN:
+        if final is None and parsed.stop_token == RETURN:
             final = commentary_as_final(parsed)
             if final is not None:
                 ledger.diagnostics.append(
@@ -273,8 +272,7 @@ class Episode:
         refuse = None
         if len(self.ledger.tool_calls) >= limits.max_tool_calls:
             refuse = f"Tool call limit reached ({limits.max_tool_calls}). Answer now without calling tools."
-        if self._deadline is not None and asyncio.get_running_loop().time() >= self._deadline:
-            raise self._timeout()
+        self._check_deadline()
         outcome = await settings.router.dispatch(
             call,
             timeout_s=limits.tool_timeout_s,
@@ -299,21 +297,23 @@ class Episode:
             is_error=record.is_error,
             duration_s=record.duration_s,
         )
-        if self._deadline is not None and asyncio.get_running_loop().time() >= self._deadline:
-            raise self._timeout()
+        self._check_deadline()
 
     # -- limits and the context window -------------------------------------------------------
 
-    def _check_limits(self, now: float) -> None:
+    def _check_limits(self) -> None:
         limits = self.settings.limits
-        if self._deadline is not None and now >= self._deadline:
-            raise self._timeout()
+        self._check_deadline()
         if self.ledger.turns >= limits.max_turns:
             raise _Stop("max_turns", f"max_turns: no final answer after {self.ledger.turns} model calls")
         if self.ledger.usage.completion_tokens >= limits.max_output_tokens:
             raise _Stop(
                 "max_tokens", f"max_tokens: {self.ledger.usage.completion_tokens} tokens sampled in this run"
             )
+
+    def _check_deadline(self) -> None:
+        if self._deadline is not None and asyncio.get_running_loop().time() >= self._deadline:
+            raise self._timeout()
 
     def _timeout(self) -> _Stop:
         limit = self.settings.limits.timeout_s

@@ -17,6 +17,7 @@ from typing import Any
 from agentoss.backends.base import Backend, Chunk, FinishReason, SamplingParams
 from agentoss.events import AgentEvent, CommentaryDelta, FinalTextDelta, ReasoningDelta
 from agentoss.harmony import ContentDelta, Message, ParsedCompletion, StreamParser
+from agentoss.harmony.messages import NOT_TOOL_RECIPIENTS
 
 __all__ = [
     "SampledCompletion",
@@ -26,8 +27,6 @@ __all__ = [
     "stream_completion",
     "tool_call",
 ]
-
-_NOT_TOOL = (None, "all", "assistant", "user")
 
 
 @dataclass(slots=True)
@@ -100,7 +99,7 @@ def delta_events(events: list[Any]) -> list[AgentEvent]:
     kind: type[ReasoningDelta | CommentaryDelta | FinalTextDelta] | None = None
     text: list[str] = []
     for event in events:
-        if not isinstance(event, ContentDelta) or event.recipient not in _NOT_TOOL:
+        if not isinstance(event, ContentDelta) or event.recipient not in NOT_TOOL_RECIPIENTS:
             continue
         if event.channel == "analysis":
             this: type[ReasoningDelta | CommentaryDelta | FinalTextDelta] = ReasoningDelta
@@ -120,10 +119,7 @@ def delta_events(events: list[Any]) -> list[AgentEvent]:
 
 def tool_call(parsed: ParsedCompletion) -> Message | None:
     """The tool call the completion ends with, if any."""
-    if not parsed.messages:
-        return None
-    last = parsed.messages[-1]
-    return last if last.role == "assistant" and last.recipient not in _NOT_TOOL else None
+    return parsed.tool_call
 
 
 def final_text(parsed: ParsedCompletion) -> str | None:
@@ -141,7 +137,7 @@ def commentary_as_final(parsed: ParsedCompletion) -> str | None:
         last is not None
         and last.role == "assistant"
         and last.channel == "commentary"
-        and last.recipient in _NOT_TOOL
+        and last.recipient in NOT_TOOL_RECIPIENTS
     ):
         return last.content
     return None

@@ -10,7 +10,13 @@ from pydantic import BaseModel, ValidationError
 
 from agentoss.harmony.messages import ResponseFormat
 
-__all__ = ["OutputValidationError", "response_format_for", "retry_message", "validate_output"]
+__all__ = [
+    "OutputValidationError",
+    "response_format_for",
+    "retry_message",
+    "validate_output",
+    "validation_problems",
+]
 
 _FENCE = re.compile(r"^\s*```(?:json)?\s*(.*?)\s*```\s*$", re.DOTALL)
 
@@ -37,11 +43,15 @@ def validate_output(output_type: type[BaseModel], text: str) -> Any:
     try:
         return output_type.model_validate_json(candidate)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in error['loc']) or 'answer'}: {error['msg']}"
-            for error in exc.errors(include_url=False)
-        )
-        raise OutputValidationError(problems) from None
+        raise OutputValidationError(validation_problems(exc, whole="answer")) from None
+
+
+def validation_problems(exc: ValidationError, *, whole: str) -> str:
+    """Pydantic's errors as `path: message` pairs for the model to read; `whole` names an empty path."""
+    return "; ".join(
+        f"{'.'.join(str(piece) for piece in error['loc']) or whole}: {error['msg']}"
+        for error in exc.errors(include_url=False)
+    )
 
 
 def retry_message(output_type: type[BaseModel], problem: str) -> str:
